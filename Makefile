@@ -1,0 +1,36 @@
+# Two commands work on a fresh machine: `make demo` and `make test`.
+# TORCH_PIN keeps a CPU machine off the multi-GB CUDA build; override it on a GPU box, e.g.
+#   make test TORCH_PIN="torch==2.13.0 torchvision==0.28.0 --index-url <your CUDA index>"
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_PIN ?= torch==2.13.0 torchvision==0.28.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.rt-installed
+
+.PHONY: install demo test test-slow lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile examples/plugin-template/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH_PIN)
+	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -e examples/plugin-template
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/rt demo --out runs/demo
+
+test: install
+	$(BIN)/ruff check rt_core plugins theory tests examples benchmarks
+	$(BIN)/python -m pytest -m "not slow" -q tests examples/plugin-template/tests
+
+test-slow: install
+	$(BIN)/python -m pytest -m slow -q tests
+
+lint: install
+	$(BIN)/ruff check rt_core plugins theory tests examples benchmarks
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info

@@ -1,0 +1,56 @@
+"""rt_core: the host of the rt toolkit (hook specs, plugin manager, registries, engine, CLI).
+
+Public API: plugin authors and the other packages import from here only.
+"""
+
+__version__ = "0.1.0"
+
+from rt_core.api import (  # noqa: E402
+    SpecList,
+    create_augmentation,
+    create_model,
+    create_regularizer,
+    get_augmentation,
+    get_dataset,
+    get_model,
+    get_regularizer,
+    list_augmentations,
+    list_datasets,
+    list_models,
+    list_regularizers,
+)
+from rt_core.attacks import pgd, project  # noqa: E402
+from rt_core.augment import Augmentation, Params, uniform  # noqa: E402
+from rt_core.errors import PluginError, RtError  # noqa: E402
+from rt_core.hookspecs import hookimpl, hookspec  # noqa: E402
+from rt_core.models import Normalize, SplitModel, count_parameters  # noqa: E402
+from rt_core.plugins import (  # noqa: E402
+    get_plugin_manager,
+    notify_trial_finished,
+    plugin_table,
+    register_plugin,
+    registries,
+    report_sections,
+    unregister_plugin,
+)
+from rt_core.plugins import reset as reset_plugins  # noqa: E402
+from rt_core.registry import (  # noqa: E402
+    AugmentationSpec,
+    BoundSpec,
+    DatasetSpec,
+    ModelSpec,
+    RegularizerSpec,
+    Strength,
+)
+from rt_core.regularize import Regularizer  # noqa: E402
+from rt_core.tv import import_torchvision  # noqa: E402
+
+__all__ = [
+    "Augmentation", "AugmentationSpec", "BoundSpec", "DatasetSpec", "ModelSpec", "Normalize",
+    "Params", "PluginError", "Regularizer", "RegularizerSpec", "RtError", "SpecList", "SplitModel",
+    "Strength", "count_parameters", "create_augmentation", "create_model", "create_regularizer",
+    "get_augmentation", "get_dataset", "get_model", "get_plugin_manager", "get_regularizer",
+    "hookimpl", "hookspec", "import_torchvision", "list_augmentations", "list_datasets",
+    "list_models", "list_regularizers", "notify_trial_finished", "pgd", "plugin_table", "project", "register_plugin",
+    "registries", "report_sections", "reset_plugins", "unregister_plugin", "uniform", "__version__",
+]

@@ -1,0 +1,56 @@
+"""Every hook of the toolkit. Each is documented, with an example, in docs/plugin_hooks.md.
+
+Registration hooks receive a ``register`` callback; call it once per entry. Lifecycle hooks are
+called by the engine and the report; their return values are collected in plugin order.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("rt")
+hookimpl = pluggy.HookimplMarker("rt")
+
+
+@hookspec
+def rt_register_augmentations(register):
+    """Register augmentations: ``register(AugmentationSpec(...))`` once per augmentation."""
+
+
+@hookspec
+def rt_register_regularizers(register):
+    """Register regularizers: ``register(RegularizerSpec(...))`` once per regularizer."""
+
+
+@hookspec
+def rt_register_datasets(register):
+    """Register datasets: ``register(DatasetSpec(...))``; the loader returns image tensors in [0,1]."""
+
+
+@hookspec
+def rt_register_models(register):
+    """Register model architectures: ``register(ModelSpec(...))``; the builder returns a SplitModel."""
+
+
+@hookspec
+def rt_register_bounds(register):
+    """Register function-class bounds for regularizers: ``register(BoundSpec(...))``.
+
+    A bound is a sympy expression in the regularizer's strength and named constants (theory T1-T3).
+    """
+
+
+@hookspec
+def rt_trial_finished(trial, result):
+    """Called after each trial of a sweep ends (finished, failed or diverged); for loggers.
+
+    ``trial`` is the frozen trial config, ``result`` the stored row as a dict.
+    """
+
+
+@hookspec
+def rt_report_sections(results):
+    """Return extra report sections as a list of ``(title, markdown)`` pairs, or None.
+
+    ``results`` is the list of stored trial rows (dicts) the report is built from.
+    """

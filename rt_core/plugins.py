@@ -1,0 +1,208 @@
+"""The plugin manager: loads plugins from the ``rt`` entry-point group and builds the registries.
+
+Built-in plugins (``plugins.*``) and third-party packages come through the same entry-point group;
+the host's own modules in ``CORE_MODULES`` are always loaded.
+``RT_LOAD_PLUGINS=a,b`` restricts which entry points load. A hook implementation whose name no
+spec matches (a misspelling) is an error, raised by ``check_pending``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field, replace
+from importlib.metadata import entry_points
+from typing import Any
+
+import pluggy
+
+from rt_core import hookspecs
+from rt_core.errors import PluginError
+from rt_core.registry import (
+    AugmentationSpec,
+    BoundSpec,
+    DatasetSpec,
+    ModelSpec,
+    Registry,
+    RegularizerSpec,
+)
+
+ENTRY_POINT_GROUP = "rt"
+CORE_MODULES = ("rt_core.models",)
+_KINDS = {
+    "augmentations": ("augmentation", AugmentationSpec, "name"),
+    "regularizers": ("regularizer", RegularizerSpec, "name"),
+    "datasets": ("dataset", DatasetSpec, "name"),
+    "models": ("model", ModelSpec, "name"),
+    "bounds": ("bound", BoundSpec, "regularizer"),
+}
+
+
+@dataclass
+class Registries:
+    """All registries, built from one pass over every plugin's registration hooks."""
+
+    augmentations: Registry = field(default_factory=lambda: Registry("augmentation"))
+    regularizers: Registry = field(default_factory=lambda: Registry("regularizer"))
+    datasets: Registry = field(default_factory=lambda: Registry("dataset"))
+    models: Registry = field(default_factory=lambda: Registry("model"))
+    bounds: Registry = field(default_factory=lambda: Registry("bound", key="regularizer"))
+
+
+_PM: pluggy.PluginManager | None = None
+_VERSIONS: dict[str, str] = {}
+_CACHE: dict[str, Any] = {}
+
+
+def _wanted_entry_points() -> list:
+    eps = list(entry_points(group=ENTRY_POINT_GROUP))
+    wanted = os.environ.get("RT_LOAD_PLUGINS")
+    if wanted is None:
+        return eps
+    names = [n.strip() for n in wanted.split(",") if n.strip()]
+    known = {ep.name for ep in eps}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise PluginError(
+            f"RT_LOAD_PLUGINS names unknown plugin(s) {', '.join(unknown)}; installed: "
+            f"{', '.join(sorted(known))}"
+        )
+    return [ep for ep in eps if ep.name in names]
+
+
+def _register(pm: pluggy.PluginManager, module: Any, name: str, version: str) -> None:
+    try:
+        pm.register(module, name=name)
+    except pluggy.PluginValidationError as err:
+        raise PluginError(f"plugin '{name}' is invalid: {err}; fix its hook implementation") from err
+    _VERSIONS[name] = version
+
+
+def _load() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager("rt")
+    pm.add_hookspecs(hookspecs)
+    from rt_core import __version__
+
+    for modname in CORE_MODULES:
+        _register(pm, importlib.import_module(modname), modname, __version__)
+    for ep in _wanted_entry_points():
+        version = ep.dist.version if ep.dist is not None else "?"
+        _register(pm, ep.load(), ep.name, version)
+    check_pending(pm)
+    return pm
+
+
+def check_pending(pm: pluggy.PluginManager) -> None:
+    """Raise PluginError when a plugin implements a hook that no spec defines (a misspelling)."""
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as err:
+        names = sorted(h for h in dir(hookspecs) if h.startswith("rt_"))
+        raise PluginError(f"{err}; the known hooks are: {', '.join(names)}") from err
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager, loaded on first use."""
+    global _PM
+    if _PM is None:
+        _PM = _load()
+    return _PM
+
+
+def reset() -> None:
+    """Forget the loaded plugins (e.g. after changing RT_LOAD_PLUGINS); the next call reloads."""
+    global _PM
+    _PM = None
+    _VERSIONS.clear()
+    _CACHE.clear()
+
+
+def register_plugin(obj: Any, name: str, version: str = "0") -> None:
+    """Register a plugin object in-process (tests, notebooks); checks its hooks like any other."""
+    pm = get_plugin_manager()
+    _register(pm, obj, name, version)
+    try:
+        check_pending(pm)
+    except PluginError:
+        unregister_plugin(name)
+        raise
+
+
+def unregister_plugin(name: str) -> None:
+    """Remove a plugin registered in-process by :func:`register_plugin`."""
+    get_plugin_manager().unregister(name=name)
+    _VERSIONS.pop(name, None)
+
+
+def plugin_version(name: str) -> str:
+    return _VERSIONS.get(name, "?")
+
+
+def _fill(registry: Registry, record_type: type, pm: pluggy.PluginManager, hook: str, out: dict) -> None:
+    for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):
+        def register(record: Any, _plugin: str = impl.plugin_name) -> None:
+            if not isinstance(record, record_type):
+                raise PluginError(
+                    f"plugin '{_plugin}' passed a {type(record).__name__} to {hook}'s register; "
+                    f"pass a rt_core.{record_type.__name__}"
+                )
+            registry.add(replace(record, plugin=_plugin))
+            out.setdefault(_plugin, []).append(getattr(record, registry.key))
+
+        impl.function(register=register)
+
+
+def registries() -> Registries:
+    """Build (or return the cached) registries from the currently registered plugins."""
+    pm = get_plugin_manager()
+    signature = tuple(sorted(name for name, _ in pm.list_name_plugin()))
+    if _CACHE.get("signature") == signature:
+        return _CACHE["registries"]
+    regs, origin = Registries(), {}
+    for kind, (_, record_type, _) in _KINDS.items():
+        per_plugin: dict[str, list[str]] = {}
+        _fill(getattr(regs, kind), record_type, pm, f"rt_register_{kind}", per_plugin)
+        origin[kind] = per_plugin
+    _CACHE.update(signature=signature, registries=regs, origin=origin)
+    return regs
+
+
+def plugin_table() -> list[dict[str, Any]]:
+    """One dict per loaded plugin: name, version, hooks and the names it registered per kind."""
+    pm = get_plugin_manager()
+    registries()
+    origin = _CACHE["origin"]
+    rows = []
+    for name, plugin in sorted(pm.list_name_plugin()):
+        hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
+        row = {"name": name, "version": plugin_version(name), "hooks": hooks}
+        for kind in _KINDS:
+            row[kind] = sorted(origin[kind].get(name, []))
+        rows.append(row)
+    return rows
+
+
+def notify_trial_finished(trial: Any, result: dict[str, Any]) -> None:
+    """Call every plugin's ``rt_trial_finished(trial, result)`` with a read-only copy of result."""
+    from types import MappingProxyType
+
+    get_plugin_manager().hook.rt_trial_finished(trial=trial, result=MappingProxyType(dict(result)))
+
+
+def report_sections(results: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Collect ``(title, markdown)`` pairs from every plugin's ``rt_report_sections(results)``.
+
+    Raises PluginError naming the plugin when one returns anything else.
+    """
+    pm = get_plugin_manager()
+    sections: list[tuple[str, str]] = []
+    for impl in reversed(pm.hook.rt_report_sections.get_hookimpls()):
+        returned = impl.function(results=results)
+        for item in returned or []:
+            if not (isinstance(item, tuple | list) and len(item) == 2 and all(isinstance(t, str) for t in item)):
+                raise PluginError(
+                    f"plugin '{impl.plugin_name}' returned {item!r} from rt_report_sections; "
+                    "return a list of (title, markdown) string pairs"
+                )
+            sections.append((item[0], item[1]))
+    return sections
