@@ -1,0 +1,46 @@
+"""Adversarial training: train on PGD examples x' = argmax_{||x'-x|| <= eps} l(h(x'), y).
+
+Defaults: L2 (``norm="linf"`` for Linf), 7 steps, step alpha = 2.5 eps / steps, one random start;
+the model is in evaluation mode during the attack and its mode is restored after. To first order
+this constrains the input-gradient norm E||grad_x l||_* <= c(eps) (theory T3). eps = 0 is the
+identity (the clean batch is returned).
+"""
+
+from __future__ import annotations
+
+from rt_core import Regularizer, RegularizerSpec, Strength, hookimpl, pgd
+
+
+class AdversarialTraining(Regularizer):
+    """Replaces each training batch with its PGD adversarial examples at radius eps = strength."""
+
+    def __init__(self, strength, norm="l2", steps=7, alpha=None, random_start=True, **options):
+        super().__init__(strength, norm=norm, steps=int(steps), alpha=alpha,
+                         random_start=bool(random_start), **options)
+
+    @property
+    def step_size(self) -> float:
+        alpha = self.options["alpha"]
+        return 2.5 * self.strength / max(1, self.options["steps"]) if alpha is None else float(alpha)
+
+    def perturb(self, model, x, y, generator=None):
+        if self.is_identity:
+            return x
+        was_training = model.training
+        model.eval()
+        try:
+            return pgd(model, x, y, eps=self.strength, steps=self.options["steps"],
+                       alpha=self.step_size, norm=self.options["norm"],
+                       random_start=self.options["random_start"], generator=generator)
+        finally:
+            model.train(was_training)
+
+
+@hookimpl
+def rt_register_regularizers(register):
+    register(RegularizerSpec(
+        name="adversarial", factory=AdversarialTraining,
+        strength=Strength("eps", identity=0.0, low=0.0, high=16.0, default=0.25),
+        description="PGD adversarial training, L2 by default, 7 steps, alpha = 2.5 eps / steps",
+        acts_on="inputs", needs_model=True,
+    ))

@@ -1,0 +1,108 @@
+"""Models split as h = g . f: a feature extractor f (normalisation inside) and a linear head g.
+
+Registered through ``rt_register_models`` like any plugin's models:
+- ``cifar_cnn``: the released [XU22] CNN (no BN), d = 256, 1,182,762 parameters at width 1;
+- ``resnet18``: the CIFAR ResNet-18 (3x3 stem, no max-pool), d = 512, 11,173,962 parameters.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rt_core.hookspecs import hookimpl
+from rt_core.registry import ModelSpec
+
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR_STD = (0.2023, 0.1994, 0.2010)
+
+
+class Normalize(nn.Module):
+    """x -> (x - mean) / std per channel; inputs stay in [0,1] pixel space outside the model."""
+
+    def __init__(self, mean=CIFAR_MEAN, std=CIFAR_STD) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+class SplitModel(nn.Module):
+    """h(x) = head(features(x)); ``features`` includes the normalisation layer."""
+
+    def __init__(self, features: nn.Module, head: nn.Linear) -> None:
+        super().__init__()
+        self.features = features
+        self.head = head
+
+    @property
+    def feature_dim(self) -> int:
+        return self.head.in_features
+
+    def forward_split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(f(x), g(f(x)))``."""
+        z = self.features(x)
+        return z, self.head(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def cifar_cnn(num_classes: int = 10, width: float = 1.0, hidden: int = 256,
+              image_size: int = 32, in_channels: int = 3) -> SplitModel:
+    """The [XU22] CIFAR_CNN; ``width`` scales the conv channels (32, 64) for small quick runs."""
+    c1, c2 = max(1, round(32 * width)), max(1, round(64 * width))
+    flat = c2 * (image_size // 4) ** 2
+    features = nn.Sequential(
+        Normalize(),
+        nn.Conv2d(in_channels, c1, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(c1, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(c2, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(flat, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+    )
+    return SplitModel(features, nn.Linear(hidden, num_classes))
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block: two 3x3 conv-BN layers with an identity or 1x1 shortcut."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+def resnet18(num_classes: int = 10, width: float = 1.0, in_channels: int = 3) -> SplitModel:
+    """CIFAR ResNet-18: 3x3 stem, no max-pool, stages of 2 blocks, global average pooling."""
+    widths = [max(1, round(w * width)) for w in (64, 128, 256, 512)]
+    layers: list[nn.Module] = [Normalize(), nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False),
+                               nn.BatchNorm2d(widths[0]), nn.ReLU()]
+    cin = widths[0]
+    for i, cout in enumerate(widths):
+        stride = 1 if i == 0 else 2
+        layers += [BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1)]
+        cin = cout
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    return SplitModel(nn.Sequential(*layers), nn.Linear(cin, num_classes))
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@hookimpl
+def rt_register_models(register):
+    register(ModelSpec("cifar_cnn", cifar_cnn, "[XU22] CIFAR CNN, no BN, d=256", feature_dim=256))
+    register(ModelSpec("resnet18", resnet18, "CIFAR ResNet-18, 3x3 stem, d=512", feature_dim=512))
