@@ -1,0 +1,137 @@
+"""Contract checks for plugin authors; the toolkit's own suite runs them over every registered entry.
+
+``check_augmentation(name)`` and ``check_regularizer(name)`` raise AssertionError with a message
+saying which property failed, and return a dict of what was checked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from rt_core.api import create_augmentation, create_regularizer, get_augmentation, get_regularizer
+from rt_core.models import SplitModel, cifar_cnn
+
+
+def images(batch: int = 4, shape: tuple = (3, 16, 16), seed: int = 0, dtype=torch.float32,
+           device: str | torch.device = "cpu") -> torch.Tensor:
+    """A seeded batch of images in [0,1] with smooth structure and noise."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand((batch, *shape), generator=g, dtype=torch.float64)
+    x = 0.5 * x + 0.5 * torch.nn.functional.avg_pool2d(x, 3, 1, 1)
+    return x.to(device=device, dtype=dtype)
+
+
+def _gen(seed: int, device) -> torch.Generator:
+    return torch.Generator(device=torch.device(device).type).manual_seed(seed)
+
+
+def _assert(cond: bool, what: str, name: str) -> None:
+    if not cond:
+        raise AssertionError(f"'{name}' breaks the contract: {what}")
+
+
+def _check_aug_output(name: str, x: torch.Tensor, y: torch.Tensor) -> None:
+    _assert(y.shape == x.shape, f"shape changed {tuple(x.shape)} -> {tuple(y.shape)}", name)
+    _assert(y.dtype == x.dtype, f"dtype changed {x.dtype} -> {y.dtype}", name)
+    _assert(y.device == x.device, f"device changed {x.device} -> {y.device}", name)
+    _assert(bool(torch.isfinite(y).all()), "output has NaN or inf", name)
+    _assert(bool((y >= 0).all() and (y <= 1).all()), f"values leave [0,1]: [{y.min()}, {y.max()}]", name)
+
+
+def _gradcheck(name: str, aug, device) -> bool:
+    x = images(2, (3, 6, 6), seed=3, dtype=torch.float64, device=device).mul(0.6).add(0.2)
+    params = aug.sample(x, _gen(5, device))
+    x.requires_grad_(True)
+    ok = torch.autograd.gradcheck(lambda t: aug.apply(t, params), (x,), eps=1e-6, atol=1e-5)
+    _assert(ok, "gradcheck failed", name)
+    return ok
+
+
+def check_augmentation(name: str, strength: float | None = None, device: str = "cpu",
+                       shape: tuple = (3, 16, 16), **options: Any) -> dict[str, Any]:
+    """Check augmentation ``name``: shape/dtype/device kept, values in [0,1] and finite,
+    deterministic under a fixed generator, replayable from sampled params, exact identity at the
+    identity strength, gradcheck when the spec says it is differentiable."""
+    spec = get_augmentation(name)
+    value = spec.strength.default if strength is None else strength
+    aug = create_augmentation(name, value, **options)
+    x = images(4, shape, device=device)
+    y = aug(x, _gen(7, device))
+    _check_aug_output(name, x, y)
+    _assert(torch.equal(y, aug(x, _gen(7, device))), "not deterministic under a fixed generator", name)
+    params = aug.sample(x, _gen(7, device))
+    _assert(torch.equal(aug.apply(x, params), y), "apply(x, sample(x, g)) differs from aug(x, g)", name)
+    _assert(torch.equal(aug.instance(params)(x), y), "replaying the sampled instance differs", name)
+    ident = create_augmentation(name, spec.strength.identity, **options)
+    _assert(torch.equal(ident(x, _gen(7, device)), x), "identity strength changes the images", name)
+    grad = _gradcheck(name, aug, device) if spec.differentiable else None
+    return {"name": name, "strength": value, "gradcheck": grad, "changed": not torch.equal(y, x)}
+
+
+def tiny_model(num_classes: int = 4, seed: int = 0, device: str = "cpu") -> SplitModel:
+    """A small seeded CNN (cifar_cnn at width 1/8, 16x16 inputs) for contract checks."""
+    torch.manual_seed(seed)
+    return cifar_cnn(num_classes, width=0.125, hidden=16, image_size=16).to(device)
+
+
+def _check_perturb(name, reg, model, x, y, device) -> None:
+    before = [p.detach().clone() for p in model.parameters()]
+    model.train()
+    xa = reg.perturb(model, x, y, _gen(11, device))
+    _assert(model.training, "perturb did not restore the model's training mode", name)
+    _assert(xa.shape == x.shape and xa.dtype == x.dtype and xa.device == x.device,
+            "perturb changed the batch's shape, dtype or device", name)
+    _assert(bool(torch.isfinite(xa).all() and (xa >= 0).all() and (xa <= 1).all()),
+            "perturbed inputs leave [0,1] or are not finite", name)
+    _assert(torch.equal(xa, reg.perturb(model, x, y, _gen(11, device))),
+            "perturb is not deterministic under a fixed generator", name)
+    _assert(all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True)),
+            "perturb changed the model's parameters", name)
+    _assert(all(p.grad is None for p in model.parameters()), "perturb left parameter gradients", name)
+
+
+def _penalty(reg, model, x, y):
+    xr = x.detach().clone().requires_grad_(reg.needs_input_grad)
+    feats, logits = model.forward_split(xr)
+    return reg.penalty(model, xr, y, feats, logits)
+
+
+def _check_penalty(name, reg, model, x, y) -> float | None:
+    torch.manual_seed(13)
+    pen = _penalty(reg, model, x, y)
+    if pen is None:
+        return None
+    value = pen.detach()
+    _assert(value.dim() == 0 and bool(torch.isfinite(value)) and float(value) >= 0,
+            f"penalty must be a finite non-negative scalar, got {value}", name)
+    pen.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    _assert(all(bool(torch.isfinite(g).all()) for g in grads), "penalty gradient is not finite", name)
+    model.zero_grad(set_to_none=True)
+    return float(value)
+
+
+def check_regularizer(name: str, strength: float | None = None, device: str = "cpu",
+                      **options: Any) -> dict[str, Any]:
+    """Check regularizer ``name`` on a tiny model: at its identity strength nothing changes
+    (inputs, penalty, optimizer settings); at ``strength`` perturbed inputs stay in [0,1],
+    deterministically, without touching the parameters; the penalty is a finite, non-negative,
+    differentiable scalar; optimizer settings keep the base keys."""
+    spec = get_regularizer(name)
+    value = spec.strength.default if strength is None else strength
+    model, x = tiny_model(device=device), images(6, (3, 16, 16), seed=1, device=device)
+    y = torch.arange(6, device=device) % 4
+    base = {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.0}
+    ident = create_regularizer(name, spec.strength.identity, **options)
+    _assert(torch.equal(ident.perturb(model, x, y, _gen(11, device)), x), "identity perturbs inputs", name)
+    pen0 = _penalty(ident, model, x, y)
+    _assert(pen0 is None or float(pen0.detach()) == 0.0, "identity strength adds a penalty", name)
+    _assert(ident.optimizer_settings(base) == base, "identity strength changes optimizer settings", name)
+    reg = create_regularizer(name, value, **options)
+    _check_perturb(name, reg, model, x, y, device)
+    pen = _check_penalty(name, reg, model, x, y)
+    settings = reg.optimizer_settings(base)
+    _assert(set(base) <= set(settings), "optimizer_settings dropped base keys", name)
+    return {"name": name, "strength": value, "penalty": pen, "optimizer": settings}
