@@ -1,0 +1,30 @@
+"""Model architectures: parameter counts of SCIENCE.md section 4, the f/g split, normalisation."""
+
+import torch
+
+import rt_core
+from rt_core import count_parameters
+
+
+def test_cifar_cnn_has_the_released_parameter_count():
+    model = rt_core.create_model("cifar_cnn", num_classes=10)
+    assert count_parameters(model) == 1_182_762 and model.feature_dim == 256
+
+
+def test_resnet18_has_the_cifar_parameter_count():
+    model = rt_core.create_model("resnet18", num_classes=10)
+    assert count_parameters(model) == 11_173_962 and model.feature_dim == 512
+
+
+def test_split_forward_composes_head_and_features():
+    model = rt_core.create_model("cifar_cnn", num_classes=7, width=0.25, hidden=32).eval()
+    x = torch.rand(3, 3, 32, 32)
+    f, logits = model.forward_split(x)
+    assert f.shape == (3, 32) and torch.allclose(logits, model(x)) and torch.allclose(model.head(f), logits)
+
+
+def test_normalisation_is_inside_the_model():
+    model = rt_core.create_model("cifar_cnn")
+    norm = model.features[0]
+    x = torch.ones(1, 3, 2, 2) * 0.4914
+    assert isinstance(norm, rt_core.Normalize) and torch.allclose(norm(x)[0, 0], torch.zeros(2, 2), atol=1e-6)
