@@ -22,6 +22,7 @@ from rt_core.api import (  # noqa: E402
 from rt_core.attacks import pgd, project  # noqa: E402
 from rt_core.augment import Augmentation, Params, uniform  # noqa: E402
 from rt_core.errors import PluginError, RtError  # noqa: E402
+from rt_core.evaluate import robust_accuracy  # noqa: E402
 from rt_core.hookspecs import hookimpl, hookspec  # noqa: E402
 from rt_core.models import Normalize, SplitModel, count_parameters  # noqa: E402
 from rt_core.plugins import (  # noqa: E402
@@ -43,12 +44,14 @@ from rt_core.registry import (  # noqa: E402
     Strength,
 )
 from rt_core.regularize import Regularizer  # noqa: E402
+from rt_core.transfer import extract_features, fit_linear_probe  # noqa: E402
 from rt_core.tv import import_torchvision  # noqa: E402
 
 __all__ = [
     "Augmentation", "AugmentationSpec", "BoundSpec", "DatasetSpec", "ModelSpec", "Normalize",
     "Params", "PluginError", "Regularizer", "RegularizerSpec", "RtError", "SpecList", "SplitModel",
     "Strength", "count_parameters", "create_augmentation", "create_model", "create_regularizer",
+    "extract_features", "fit_linear_probe", "robust_accuracy",
     "get_augmentation", "get_dataset", "get_model", "get_plugin_manager", "get_regularizer",
     "hookimpl", "hookspec", "import_torchvision", "list_augmentations", "list_datasets",
     "list_models", "list_regularizers", "notify_trial_finished", "pgd", "plugin_table", "project", "register_plugin",

@@ -51,7 +51,19 @@ def plugins_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_commands() -> None:
+    """Import the modules that define more subcommands (theory, report)."""
+    import importlib
+
+    for module in EXTRA_COMMANDS:
+        importlib.import_module(module)
+
+
+EXTRA_COMMANDS = ("theory.cli",)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    _load_commands()
     parser = argparse.ArgumentParser(prog="rt", description="regularization and transferability toolkit")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (fn, configure) in COMMANDS.items():
@@ -69,6 +81,28 @@ def main(argv: list[str] | None = None) -> int:
     except RtError as err:
         print(f"rt: error: {err}", file=sys.stderr)
         return 2
+
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="TOML experiment config, e.g. examples/quickstart.toml")
+    p.add_argument("--out", required=True, help="experiment directory (results.sqlite, results.csv)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    p.add_argument("--force", action="store_true", help="write into a store made for a different config")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or per-trial lines")
+
+
+@command("run", _run_args)
+def run_command(args: argparse.Namespace) -> int:
+    """Run a sweep (resumable: finished trials are skipped on a rerun)."""
+    from rt_core.config import load_config
+    from rt_core.sweep import run_sweep
+
+    cfg = load_config(args.config)
+    counts = run_sweep(cfg, args.out, device=args.device, force=args.force, quiet=args.quiet)
+    done = ", ".join(f"{v} {k}" for k, v in counts.items() if k != "total")
+    print(f"{counts['total']} trials ({done}); results in {args.out}/results.sqlite and results.csv")
+    return 0 if all(counts.get(s, 0) == 0 for s in ("failed", "diverged")) else 1
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from rt_core.registry import (
 )
 
 ENTRY_POINT_GROUP = "rt"
-CORE_MODULES = ("rt_core.models",)
+CORE_MODULES = ("rt_core.models", "rt_core.data")
 _KINDS = {
     "augmentations": ("augmentation", AugmentationSpec, "name"),
     "regularizers": ("regularizer", RegularizerSpec, "name"),

@@ -1,0 +1,235 @@
+"""Experiment configuration: TOML -> validated frozen dataclasses.
+
+Unknown keys and wrong types are RtErrors naming the key (``train.epochs: expected int, got str``).
+Strengths may be written as numbers or exact fractions in strings ("8/255"), parsed with
+fractions.Fraction, never evaluated. Plugin, dataset and model names are checked against the
+registries, so an unknown one lists the known ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field, fields
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, get_origin, get_type_hints
+
+from rt_core.errors import RtError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """A domain: a registered dataset name, the root of real data, and loader options."""
+
+    dataset: str = "printed_digits"
+    root: str = ""
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "cifar_cnn"
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Source training: SGD(lr, momentum, weight_decay), LR x gamma at each milestone epoch, after a
+    linear warm-up from 0 over the first ``warmup_epochs`` epochs (0: none)."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    milestones: list = field(default_factory=list)
+    gamma: float = 0.1
+    warmup_epochs: float = 0.0
+    base_augment: str = "none"
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    """Target head: ``linear_probe`` (fit on cached features) or ``finetune`` (all parameters)."""
+
+    mode: str = "linear_probe"
+    epochs: int = 40
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    batch_size: int = 128
+    milestones: list = field(default_factory=list)
+    probe_l2: float = 1e-4
+    probe_iters: int = 200
+
+
+@dataclass(frozen=True)
+class AttackConfig:
+    """Robust evaluation: PGD(norm, eps, steps, alpha = eps/4 when 0) on ``n_eval`` test images."""
+
+    norm: str = "l2"
+    eps: float = 0.25
+    steps: int = 20
+    alpha: float = 0.0
+    restarts: int = 1
+    n_eval: int = 1000
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """One plugin (augmentation or regularizer) at several strengths, with fixed options."""
+
+    plugin: str
+    strengths: list
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    name: str = "experiment"
+    seeds: list = field(default_factory=lambda: [0])
+    source: DataConfig = field(default_factory=DataConfig)
+    target: DataConfig = field(default_factory=lambda: DataConfig(dataset="handwritten_digits"))
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    transfer: TransferConfig = field(default_factory=TransferConfig)
+    attack: AttackConfig = field(default_factory=AttackConfig)
+    sweep: list = field(default_factory=list)
+
+
+CHOICES = {"transfer.mode": ("linear_probe", "finetune"), "attack.norm": ("l2", "linf"),
+           "train.base_augment": ("none", "crop", "crop_flip")}
+SECTIONS = {"source": DataConfig, "target": DataConfig, "model": ModelConfig, "train": TrainConfig,
+            "transfer": TransferConfig, "attack": AttackConfig}
+
+
+def parse_number(value: Any, where: str) -> float:
+    """A number from an int, a float, or a string holding a number or an exact fraction "8/255"."""
+    if isinstance(value, bool):
+        raise RtError(f"{where}: expected a number, got a boolean")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(Fraction(value.replace(" ", "")))
+        except (ValueError, ZeroDivisionError) as err:
+            raise RtError(f"{where}: '{value}' is not a number or a fraction like '8/255'") from err
+    raise RtError(f"{where}: expected a number, got {type(value).__name__}")
+
+
+def _check_type(value: Any, hint: Any, where: str) -> Any:
+    base = get_origin(hint) or hint
+    if hint is float:
+        return parse_number(value, where)
+    if base is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise RtError(f"{where}: expected an integer, got {value!r}")
+    if base in (str, list, dict) and not isinstance(value, base):
+        raise RtError(f"{where}: expected {base.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _build(cls: type, data: Any, where: str):
+    if not isinstance(data, dict):
+        raise RtError(f"{where}: expected a table, got {type(data).__name__}")
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise RtError(f"{where}.{unknown[0]}: unknown key; known keys of [{where}]: {', '.join(sorted(known))}")
+    values = {}
+    for key, value in data.items():
+        path = f"{where}.{key}"
+        if path in CHOICES and value not in CHOICES[path]:
+            raise RtError(f"{path}: '{value}' is not one of {', '.join(CHOICES[path])}")
+        values[key] = _check_type(value, hints[key], path)
+    try:
+        return cls(**values)
+    except TypeError as err:
+        raise RtError(f"{where}: {err}") from err
+
+
+def _positive(value: float, where: str, allow_zero: bool = False) -> None:
+    if value < 0 or (value == 0 and not allow_zero):
+        raise RtError(f"{where}: must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+
+
+def _validate_numbers(cfg: ExperimentConfig) -> None:
+    for path in ("train.epochs", "train.batch_size", "train.lr", "transfer.batch_size", "attack.restarts"):
+        section, key = path.split(".")
+        _positive(getattr(getattr(cfg, section), key), path)
+    for path in ("train.weight_decay", "transfer.weight_decay", "attack.eps", "attack.steps",
+                 "transfer.epochs", "attack.n_eval", "transfer.probe_l2", "train.warmup_epochs"):
+        section, key = path.split(".")
+        _positive(getattr(getattr(cfg, section), key), path, allow_zero=True)
+    if not cfg.seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in cfg.seeds):
+        raise RtError("seeds: expected a non-empty list of integers, e.g. seeds = [0, 1, 2]")
+
+
+def _sweeps(items: Any) -> list[SweepConfig]:
+    if not isinstance(items, list):
+        raise RtError("sweep: expected [[sweep]] tables, each with plugin and strengths")
+    out = []
+    for i, item in enumerate(items):
+        where = f"sweep[{i}]"
+        if not isinstance(item, dict) or "plugin" not in item or "strengths" not in item:
+            raise RtError(f"{where}: each [[sweep]] needs 'plugin' and 'strengths'")
+        sweep = _build(SweepConfig, item, where)
+        strengths = [parse_number(s, f"{where}.strengths") for s in sweep.strengths]
+        out.append(dataclasses.replace(sweep, strengths=strengths))
+    return out
+
+
+def from_dict(data: dict) -> ExperimentConfig:
+    """Validate a parsed TOML document into an ExperimentConfig (plugin names included)."""
+    data = dict(data)
+    sections = {k: _build(cls, data.pop(k), k) for k, cls in SECTIONS.items() if k in data}
+    sweeps = _sweeps(data.pop("sweep", []))
+    top = _build(ExperimentConfig, data, "config")
+    cfg = dataclasses.replace(top, sweep=sweeps, **sections)
+    _validate_numbers(cfg)
+    validate_names(cfg)
+    return cfg
+
+
+def validate_names(cfg: ExperimentConfig) -> None:
+    """Look every plugin, dataset and model name up (errors list the known names) and range-check
+    every strength against the plugin's declared range."""
+    from rt_core.api import get_augmentation, get_dataset, get_model, get_regularizer, registries
+
+    get_dataset(cfg.source.dataset)
+    get_dataset(cfg.target.dataset)
+    get_model(cfg.model.name)
+    regs = registries()
+    for i, sweep in enumerate(cfg.sweep):
+        if sweep.plugin in regs.augmentations:
+            spec = get_augmentation(sweep.plugin)
+        elif sweep.plugin in regs.regularizers:
+            spec = get_regularizer(sweep.plugin)
+        else:
+            known = sorted(regs.augmentations.names() + regs.regularizers.names())
+            raise RtError(f"sweep[{i}].plugin: unknown plugin '{sweep.plugin}'; known: {', '.join(known)}")
+        for s in sweep.strengths:
+            spec.strength.validate(s, f"sweep[{i}] {sweep.plugin}")
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and validate a TOML config file."""
+    path = Path(path)
+    if not path.is_file():
+        raise RtError(f"config file '{path}' not found; pass the path of a TOML file, e.g. examples/quickstart.toml")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise RtError(f"config file '{path}' is not valid TOML: {err}") from err
+    return from_dict(data)
+
+
+def to_dict(cfg: Any) -> Any:
+    """A plain, JSON-ready dict of a config dataclass."""
+    return dataclasses.asdict(cfg)

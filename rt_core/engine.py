@@ -1,0 +1,110 @@
+"""One trial end to end: source training -> frozen features -> target head -> metrics.
+
+Metrics (accuracies in percent): acc_src (clean source test accuracy of g_s . f), rob_src (PGD
+accuracy on the first ``attack.n_eval`` source test images), acc_tgt (target test accuracy of the
+fitted head), loss_src / loss_tgt (test cross-entropy of a probe fitted on source / target train
+features: estimates of L*_S(f), L*_T(f)), tau = loss_tgt - loss_src. rel_dt needs the vanilla
+trial of the same seed and is filled in by the sweep.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from rt_core.api import create_augmentation, create_model, create_regularizer, registries
+from rt_core.config import ExperimentConfig
+from rt_core.evaluate import accuracy_and_loss, predict, robust_accuracy
+from rt_core.train import Generators, train_source
+from rt_core.transfer import extract_features, finetune, fit_linear_probe
+from rt_core.trials import VANILLA, Trial
+
+
+@dataclass
+class Domain:
+    """A domain's splits as tensors on the training device."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+
+
+def load_domain(data_cfg, device: torch.device) -> Domain:
+    from rt_core.api import get_dataset
+
+    spec = get_dataset(data_cfg.dataset)
+    root = data_cfg.root or None
+    xtr, ytr = spec.loader("train", root=root, **data_cfg.options)
+    xte, yte = spec.loader("test", root=root, **data_cfg.options)
+    classes = spec.num_classes or int(ytr.max()) + 1
+    return Domain(xtr.to(device), ytr.to(device), xte.to(device), yte.to(device), classes)
+
+
+def _plugin_objects(trial: Trial):
+    """(augmentation, regularizer) for the trial; both None for vanilla."""
+    if trial.plugin == VANILLA:
+        return None, None
+    if trial.plugin in registries().augmentations:
+        return create_augmentation(trial.plugin, trial.strength, **trial.options), None
+    return None, create_regularizer(trial.plugin, trial.strength, **trial.options)
+
+
+def _probe_metrics(model, src: Domain, tgt: Domain, cfg: ExperimentConfig) -> tuple[dict, dict]:
+    t0 = time.perf_counter()
+    feats = {name: extract_features(model, x) for name, x in
+             (("s_tr", src.x_train), ("s_te", src.x_test), ("t_tr", tgt.x_train), ("t_te", tgt.x_test))}
+    t1 = time.perf_counter()
+    out = {}
+    for dom, tr, te, d in (("src", "s_tr", "s_te", src), ("tgt", "t_tr", "t_te", tgt)):
+        probe = fit_linear_probe(feats[tr], d.y_train, d.num_classes, cfg.transfer.probe_l2,
+                                 cfg.transfer.probe_iters)
+        with torch.no_grad():
+            acc, loss = accuracy_and_loss(probe(feats[te]), d.y_test)
+        out[f"loss_{dom}"] = loss
+        if dom == "tgt":
+            out["acc_tgt"] = acc
+    return out, {"features_s": t1 - t0, "head_fit_s": time.perf_counter() - t1}
+
+
+def _finetune_metrics(model, tgt: Domain, cfg: ExperimentConfig, gens: Generators) -> tuple[dict, dict]:
+    t0 = time.perf_counter()
+    tuned = finetune(model, tgt.x_train, tgt.y_train, tgt.num_classes, cfg.transfer, gens.order)
+    acc, loss = accuracy_and_loss(predict(tuned, tgt.x_test), tgt.y_test)
+    return {"acc_tgt": acc, "loss_tgt": loss}, {"finetune_s": time.perf_counter() - t0}
+
+
+def run_trial(trial: Trial, cfg: ExperimentConfig, src: Domain, tgt: Domain, device: torch.device,
+              on_epoch: Callable[[int, float], None] | None = None) -> tuple[dict, dict]:
+    """Run one trial; return (metrics, timings). Raises train.Diverged on a non-finite loss."""
+    t0 = time.perf_counter()
+    torch.manual_seed(trial.seed)
+    model = create_model(cfg.model.name, num_classes=src.num_classes, **cfg.model.options).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    gens = Generators.seeded(trial.seed, device)
+    augmentation, regularizer = _plugin_objects(trial)
+    train_source(model, src.x_train, src.y_train, cfg.train, gens, augmentation, regularizer, on_epoch)
+    timings = {"source_train_s": time.perf_counter() - t0}
+    metrics = {}
+    metrics["acc_src"], _ = accuracy_and_loss(predict(model, src.x_test), src.y_test)
+    if cfg.transfer.mode == "linear_probe":
+        more, t = _probe_metrics(model, src, tgt, cfg)
+    else:
+        more, t = _finetune_metrics(model, tgt, cfg, gens)
+    metrics.update(more)
+    timings.update(t)
+    if "loss_src" in metrics:
+        metrics["tau"] = metrics["loss_tgt"] - metrics["loss_src"]
+    t2 = time.perf_counter()
+    a = cfg.attack
+    n = min(a.n_eval, len(src.x_test))
+    metrics["rob_src"] = robust_accuracy(model, src.x_test[:n], src.y_test[:n], a.eps, a.steps, a.alpha or None,
+                                         a.norm, a.restarts, seed=trial.seed)
+    timings["robust_eval_s"] = time.perf_counter() - t2
+    timings["total_s"] = time.perf_counter() - t0
+    return metrics, timings

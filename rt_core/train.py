@@ -1,0 +1,123 @@
+"""Source training: SGD with momentum, a linear LR warm-up and a step LR schedule, the trial's augmentation or
+regularizer applied through its plugin, everything seeded.
+
+Per batch: x <- base augment (crop/flip) -> plugin augmentation -> regularizer.perturb;
+loss = CE(h(x), y) + regularizer.penalty(...); the optimizer uses regularizer.optimizer_settings.
+A non-finite loss stops training with ``Diverged(epoch)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from rt_core.augment import Augmentation
+from rt_core.regularize import Regularizer
+
+
+class Diverged(RuntimeError):
+    """The training loss became NaN or infinite at ``epoch`` (1-based)."""
+
+    def __init__(self, epoch: int) -> None:
+        super().__init__(f"loss is not finite at epoch {epoch}")
+        self.epoch = epoch
+
+
+@dataclass
+class Generators:
+    """Independent seeded streams: data order, augmentation, attack."""
+
+    order: torch.Generator
+    augment: torch.Generator
+    attack: torch.Generator
+
+    @classmethod
+    def seeded(cls, seed: int, device: torch.device) -> Generators:
+        def gen(offset: int) -> torch.Generator:
+            return torch.Generator(device=device.type).manual_seed(seed * 1000 + offset)
+        return cls(gen(1), gen(2), gen(3))
+
+
+def crop_flip(x: torch.Tensor, generator: torch.Generator, flip: bool, pad: int = 4) -> torch.Tensor:
+    """Random crop with zero padding ``pad`` (and horizontal flip), batched on x's device."""
+    b, _, h, w = x.shape
+    padded = F.pad(x, (pad, pad, pad, pad))
+    dev = generator.device
+    oy = torch.randint(0, 2 * pad + 1, (b,), generator=generator, device=dev).to(x.device)
+    ox = torch.randint(0, 2 * pad + 1, (b,), generator=generator, device=dev).to(x.device)
+    rows = (oy.view(b, 1) + torch.arange(h, device=x.device)).view(b, 1, h, 1).expand(b, x.shape[1], h, w + 2 * pad)
+    out = padded.gather(2, rows)
+    cols = (ox.view(b, 1) + torch.arange(w, device=x.device)).view(b, 1, 1, w).expand(b, x.shape[1], h, w)
+    out = out.gather(3, cols)
+    if flip:
+        mask = torch.rand(b, generator=generator, device=dev).to(x.device) < 0.5
+        out = torch.where(mask.view(b, 1, 1, 1), out.flip(3), out)
+    return out
+
+
+def make_optimizer(model: torch.nn.Module, lr: float, momentum: float, weight_decay: float,
+                   regularizer: Regularizer | None) -> torch.optim.SGD:
+    base = {"lr": lr, "momentum": momentum, "weight_decay": weight_decay}
+    settings = regularizer.optimizer_settings(base) if regularizer is not None else base
+    return torch.optim.SGD(model.parameters(), **settings)
+
+
+def _batch_loss(model, x, y, regularizer: Regularizer | None, autocast: bool) -> torch.Tensor:
+    if regularizer is not None and regularizer.needs_input_grad:
+        x = x.detach().requires_grad_(True)
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
+        features, logits = model.forward_split(x)
+        loss = F.cross_entropy(logits.float(), y)
+        penalty = regularizer.penalty(model, x, y, features, logits) if regularizer is not None else None
+    return loss if penalty is None else loss + penalty.float()
+
+
+def lr_factor(epoch: int, step: int, steps_per_epoch: int, cfg) -> float:
+    """Multiplier of the base LR at global ``step`` (0-based) in ``epoch`` (1-based):
+    min(1, (step + 1) / (warmup_epochs * steps_per_epoch)) * gamma ** #{m in milestones : m < epoch},
+    i.e. torch's MultiStepLR stepped once per epoch, after a linear warm-up."""
+    total = cfg.warmup_epochs * steps_per_epoch
+    warm = 1.0 if total <= 0 else min(1.0, (step + 1) / total)
+    return warm * cfg.gamma ** sum(1 for m in cfg.milestones if m < epoch)
+
+
+def train_source(model, x: torch.Tensor, y: torch.Tensor, cfg, gens: Generators,
+                 augmentation: Augmentation | None = None, regularizer: Regularizer | None = None,
+                 on_epoch: Callable[[int, float], None] | None = None) -> list[float]:
+    """Train ``model`` on (x, y) in place per ``cfg`` (a TrainConfig); return the mean loss per epoch."""
+    opt = make_optimizer(model, cfg.lr, cfg.momentum, cfg.weight_decay, regularizer)
+    base_lrs = [group["lr"] for group in opt.param_groups]
+    autocast = x.device.type == "cuda"
+    history, step, steps_per_epoch = [], 0, -(-len(x) // cfg.batch_size)
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        order = torch.randperm(len(x), generator=gens.order, device=gens.order.device).to(x.device)
+        total = torch.zeros((), device=x.device)
+        for i in range(0, len(x), cfg.batch_size):
+            idx = order[i:i + cfg.batch_size]
+            xb, yb = x[idx], y[idx]
+            if cfg.base_augment != "none":
+                xb = crop_flip(xb, gens.augment, flip=cfg.base_augment == "crop_flip")
+            if augmentation is not None:
+                xb = augmentation(xb, gens.augment)
+            if regularizer is not None:
+                xb = regularizer.perturb(model, xb, yb, gens.attack)
+            loss = _batch_loss(model, xb, yb, regularizer, autocast)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            factor = lr_factor(epoch, step, steps_per_epoch, cfg)
+            for group, base_lr in zip(opt.param_groups, base_lrs, strict=True):
+                group["lr"] = base_lr * factor
+            opt.step()
+            step += 1
+            total += loss.detach() * len(idx)
+        mean = (total / len(x)).item()
+        if not torch.isfinite(torch.tensor(mean)):
+            raise Diverged(epoch)
+        history.append(mean)
+        if on_epoch is not None:
+            on_epoch(epoch, mean)
+    return history

@@ -1,0 +1,57 @@
+"""Trials: plugin x strength x seed, plus one vanilla trial per seed, each keyed by a hash of its
+full config (everything that can change its result), so a rerun finds what is already done."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from rt_core.config import ExperimentConfig, to_dict
+
+VANILLA = "vanilla"
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One training run: ``plugin`` (or "vanilla") at ``strength`` with ``options``, one ``seed``."""
+
+    plugin: str
+    strength: float
+    seed: int
+    options: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return VANILLA if self.plugin == VANILLA else f"{self.plugin}={self.strength:g}"
+
+
+def shared_config(cfg: ExperimentConfig) -> dict:
+    """The part of the experiment config every trial shares (not the sweep list, seeds or name)."""
+    data = to_dict(cfg)
+    for key in ("sweep", "seeds", "name"):
+        data.pop(key)
+    return data
+
+
+def trial_config(cfg: ExperimentConfig, trial: Trial) -> dict:
+    return {**shared_config(cfg), "trial": dataclasses.asdict(trial)}
+
+
+def trial_key(cfg: ExperimentConfig, trial: Trial) -> str:
+    """sha256 of the canonical JSON of the trial's full config, first 20 hex digits."""
+    blob = json.dumps(trial_config(cfg, trial), sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def expand(cfg: ExperimentConfig) -> list[Trial]:
+    """Vanilla per seed first, then every sweep's strengths, seed by seed."""
+    trials = [Trial(VANILLA, 0.0, seed) for seed in cfg.seeds]
+    for sweep in cfg.sweep:
+        for strength in sweep.strengths:
+            trials += [Trial(sweep.plugin, float(strength), seed, dict(sweep.options)) for seed in cfg.seeds]
+    unique: dict[str, Trial] = {}
+    for t in trials:
+        unique.setdefault(trial_key(cfg, t), t)
+    return list(unique.values())

@@ -1,0 +1,75 @@
+"""Config validation: every bad input is one RtError naming the key."""
+
+import pytest
+
+from rt_core import RtError
+from rt_core.config import from_dict, load_config, parse_number
+from rt_core.trials import VANILLA, expand, trial_key
+
+GOOD = {"seeds": [0, 1], "sweep": [{"plugin": "blur", "strengths": [0.5, 1.0]},
+                                   {"plugin": "adversarial", "strengths": ["8/255"], "options": {"norm": "linf"}}]}
+
+
+def test_good_config_and_trial_expansion():
+    cfg = from_dict(GOOD)
+    trials = expand(cfg)
+    assert [t.plugin for t in trials[:2]] == [VANILLA, VANILLA] and len(trials) == 2 + 2 * 2 + 1 * 2
+    assert trials[-1].strength == 8 / 255 and trials[-1].options == {"norm": "linf"}
+    keys = [trial_key(cfg, t) for t in trials]
+    assert len(set(keys)) == len(keys) and keys == [trial_key(from_dict(GOOD), t) for t in expand(from_dict(GOOD))]
+
+
+def test_key_changes_with_anything_that_changes_results():
+    base = from_dict(GOOD)
+    other = from_dict({**GOOD, "train": {"epochs": 3}})
+    t = expand(base)[0]
+    assert trial_key(base, t) != trial_key(other, t)
+
+
+@pytest.mark.parametrize("data,match", [
+    ({"trian": {}}, r"config.trian: unknown key"),
+    ({"train": {"epochz": 3}}, r"train.epochz: unknown key; known keys of \[train\]: .*epochs"),
+    ({"train": {"epochs": "ten"}}, r"train.epochs: expected an integer"),
+    ({"train": {"epochs": 2.5}}, r"train.epochs: expected an integer"),
+    ({"train": {"lr": "fast"}}, r"train.lr: 'fast' is not a number"),
+    ({"train": {"lr": 0}}, r"train.lr: must be > 0"),
+    ({"transfer": {"mode": "probe"}}, r"transfer.mode: 'probe' is not one of linear_probe, finetune"),
+    ({"seeds": []}, r"seeds: expected a non-empty list"),
+    ({"sweep": [{"plugin": "blur"}]}, r"sweep\[0\]: each \[\[sweep\]\] needs 'plugin' and 'strengths'"),
+    ({"sweep": [{"plugin": "blurr", "strengths": [1]}]}, r"unknown plugin 'blurr'; known: .*blur"),
+    ({"sweep": [{"plugin": "blur", "strengths": [-1]}]}, r"strength -1.0 of 'sweep\[0\] blur' is outside"),
+    ({"source": {"dataset": "mnist"}}, r"unknown dataset 'mnist'; known datasets: .*printed_digits"),
+    ({"model": {"name": "vgg"}}, r"unknown model 'vgg'; known models: cifar_cnn"),
+])
+def test_bad_configs(data, match):
+    with pytest.raises(RtError, match=match):
+        from_dict(data)
+
+
+def test_fractions_are_parsed_not_evaluated():
+    assert parse_number("8/255", "x") == 8 / 255 and parse_number(" 1 / 4 ", "x") == 0.25
+    for bad in ("__import__('os')", "2**8", "1/0"):
+        with pytest.raises(RtError, match="is not a number or a fraction"):
+            parse_number(bad, "x")
+
+
+def test_missing_and_invalid_files(tmp_path):
+    with pytest.raises(RtError, match="config file .* not found"):
+        load_config(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("seeds = [0,\n")
+    with pytest.raises(RtError, match="is not valid TOML"):
+        load_config(bad)
+
+
+def test_shipped_presets_validate():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "examples"
+    for name in ("quickstart.toml", "paper_cifar10_svhn.toml"):
+        cfg = load_config(root / name)
+        assert cfg.sweep
+    quick = load_config(root / "quickstart.toml")
+    plugins = {s.plugin for s in quick.sweep}
+    assert {"adversarial", "jacobian", "weight_decay", "blur", "rescale", "rotation", "translation"} <= plugins
+    assert all(len(s.strengths) >= 3 for s in quick.sweep) and len(quick.seeds) >= 2

@@ -1,0 +1,60 @@
+"""The linear probe reaches the optimum (checked against scikit-learn), fine-tuning freezes BN."""
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.linear_model import LogisticRegression
+
+import rt_core
+from rt_core.transfer import extract_features, finetune, fit_linear_probe
+
+
+def _problem(n=300, d=6, k=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    centres = 1.5 * torch.randn(k, d, generator=g)
+    y = torch.arange(n) % k
+    z = centres[y] + torch.randn(n, d, generator=g)
+    return z, y
+
+
+def test_probe_matches_sklearn_logistic_regression():
+    z, y = _problem()
+    l2 = 1e-2
+    probe = fit_linear_probe(z, y, 3, l2=l2, max_iter=500)
+    zs = ((z - z.mean(0)) / z.std(0)).numpy().astype(np.float64)
+    # sklearn minimises 1/2 ||W||^2 + C sum CE; ours mean CE + l2 ||W||^2  =>  C = 1 / (2 l2 n)
+    ref = LogisticRegression(C=1 / (2 * l2 * len(y)), tol=1e-10, max_iter=5000).fit(zs, y.numpy())
+    ours_obj = F.cross_entropy(probe(z).double(), y).item() + l2 * probe.linear.weight.double().pow(2).sum().item()
+    ref_logits = torch.from_numpy(ref.decision_function(zs))
+    ref_obj = F.cross_entropy(ref_logits, y).item() + l2 * float((ref.coef_ ** 2).sum())
+    assert abs(ours_obj - ref_obj) <= 1e-4 * ref_obj
+    assert np.allclose(probe.linear.weight.detach().numpy(), ref.coef_, atol=2e-3)
+
+
+def test_probe_on_separable_data_is_perfect():
+    z, y = _problem(seed=1)
+    z = z + 10 * F.one_hot(y, 6)[:, :6].float()
+    probe = fit_linear_probe(z, y, 3, l2=1e-4)
+    assert (probe(z).argmax(1) == y).all()
+
+
+def test_features_are_extracted_in_eval_mode_without_grad():
+    model = rt_core.create_model("cifar_cnn", num_classes=4, width=0.125, hidden=8, image_size=8)
+    feats = extract_features(model, torch.rand(5, 3, 8, 8), batch_size=2)
+    assert feats.shape == (5, 8) and not feats.requires_grad and not model.training
+
+
+def test_finetune_trains_all_layers_with_batchnorm_statistics_frozen():
+    from rt_core.config import TransferConfig
+
+    torch.manual_seed(0)
+    model = rt_core.create_model("resnet18", num_classes=5, width=0.0625)
+    stats = [m.running_mean.clone() for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    x, y = torch.rand(16, 3, 16, 16), torch.arange(16) % 3
+    cfg = TransferConfig(mode="finetune", epochs=2, lr=0.05, batch_size=8)
+    tuned = finetune(model, x, y, 3, cfg, torch.Generator().manual_seed(0))
+    after = [m.running_mean for m in tuned.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert all(torch.equal(a, b) for a, b in zip(stats, after, strict=True))
+    assert tuned.head.out_features == 3
+    first = next(tuned.features.parameters())
+    assert not torch.equal(first, next(model.features.parameters()))
