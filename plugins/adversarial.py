@@ -8,7 +8,7 @@ identity (the clean batch is returned).
 
 from __future__ import annotations
 
-from rt_core import Regularizer, RegularizerSpec, Strength, hookimpl, pgd
+from rt_core import BoundSpec, Regularizer, RegularizerSpec, Strength, hookimpl, pgd
 
 
 class AdversarialTraining(Regularizer):
@@ -44,3 +44,21 @@ def rt_register_regularizers(register):
         description="PGD adversarial training, L2 by default, 7 steps, alpha = 2.5 eps / steps",
         acts_on="inputs", needs_model=True,
     ))
+
+
+def bound():
+    """tau <= W1 * L0 / eps (first order).
+
+    To first order the adversarial loss is L + eps E||grad_x l||_*; a constant classifier has zero
+    input gradient and loss L0 = ln k, so at the optimum eps E||grad_x l||_* <= L0: the input-gradient
+    norm of l . h, which bounds |L_T - L_S| <= E-Lip * W1 under covariate shift (T2)."""
+    import sympy as sp
+
+    eps, w1, l0 = sp.symbols("epsilon W1 L0", positive=True)
+    return w1 * l0 / eps, eps, {w1: "W1(mu_S, mu_T)", l0: "loss of a constant classifier (ln k)"}
+
+
+@hookimpl
+def rt_register_bounds(register):
+    register(BoundSpec("adversarial", bound, constrains="E||grad_x loss||_* <= L0 / eps (first order): "
+                       "input-gradient norm of g . f", description=bound.__doc__.splitlines()[0]))

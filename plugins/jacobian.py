@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from rt_core import Regularizer, RegularizerSpec, Strength, hookimpl
+from rt_core import BoundSpec, Regularizer, RegularizerSpec, Strength, hookimpl
 
 MODES = ("projection", "exact", "feature_norm")
 
@@ -86,3 +86,23 @@ def rt_register_regularizers(register):
         description="lambda * E||J_f(x)||_F^2, random-projection estimator (Hoffman et al. 2019)",
         acts_on="loss", needs_model=True,
     ))
+
+
+def bound():
+    """tau <= rho * B * W1 * sqrt(L0 / lambda).
+
+    A constant feature map has J_f = 0 and loss L0 = ln k, so at the optimum
+    lambda E||J_f||_F^2 <= L0: the (mean-square) local Lipschitz constant K <= sqrt(L0 / lambda)
+    (spectral norm <= Frobenius norm); then T2."""
+    import sympy as sp
+
+    lam, rho, b, w1, l0 = sp.symbols("lambda rho B W1 L0", positive=True)
+    expr = rho * b * w1 * sp.sqrt(l0 / lam)
+    return expr, lam, {rho: "Lipschitz constant of the loss in the logits", b: "head norm ||g||_2",
+                       w1: "W1(mu_S, mu_T)", l0: "loss of a constant model (ln k)"}
+
+
+@hookimpl
+def rt_register_bounds(register):
+    register(BoundSpec("jacobian", bound, constrains="E||J_f(x)||_F^2 <= L0 / lambda: local Lipschitz constant K",
+                       description=bound.__doc__.splitlines()[0]))

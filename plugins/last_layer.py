@@ -6,7 +6,7 @@ lambda = 0 is the identity (no penalty is added).
 
 from __future__ import annotations
 
-from rt_core import Regularizer, RegularizerSpec, Strength, hookimpl
+from rt_core import BoundSpec, Regularizer, RegularizerSpec, Strength, hookimpl
 
 
 class LastLayerNorm(Regularizer):
@@ -26,3 +26,22 @@ def rt_register_regularizers(register):
         description="lambda * ||W_head||_F penalty on the linear head",
         acts_on="loss", needs_model=True,
     ))
+
+
+def bound():
+    """tau <= rho * K * W1 * L0 / lambda.
+
+    A zero head has loss L0 = ln k and no penalty, so at the optimum lambda ||W_g||_F <= L0:
+    B <= ||W_g||_F <= L0 / lambda; then T2."""
+    import sympy as sp
+
+    lam, rho, k, w1, l0 = sp.symbols("lambda rho K W1 L0", positive=True)
+    expr = rho * k * w1 * l0 / lam
+    return expr, lam, {rho: "Lipschitz constant of the loss in the logits", k: "Lipschitz constant of f",
+                       w1: "W1(mu_S, mu_T)", l0: "loss of the zero head (ln k)"}
+
+
+@hookimpl
+def rt_register_bounds(register):
+    register(BoundSpec("last_layer", bound, constrains="||W_g||_F <= L0 / lambda: the head norm B",
+                       description=bound.__doc__.splitlines()[0]))

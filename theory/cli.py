@@ -1,0 +1,80 @@
+"""``rt theory ...``: classify augmentations, list bounds with their monotonicity, run the T5
+constructions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rt_core.cli import command
+
+NUMBER_ORDER = ("linearity_residual", "spectral_norm", "detail_gain", "median_gain", "lost_fraction",
+                "isometry_distance", "interior_isometry_distance", "border_effect")
+
+
+def _args(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="theory_command", required=True)
+    c = sub.add_parser("classify", help="is an augmentation a regularizer? (T4)")
+    c.add_argument("name")
+    c.add_argument("--strength", type=float, default=None, help="default: the augmentation's typical value")
+    c.add_argument("--samples", type=int, default=5, help="sampled instances for random augmentations")
+    c.add_argument("--grid", type=int, default=32, help="image grid n (n x n, one channel)")
+    c.add_argument("--json", action="store_true")
+    b = sub.add_parser("bounds", help="registered bounds and their monotonicity (T1-T3)")
+    b.add_argument("--json", action="store_true")
+    k = sub.add_parser("constructions", help="robustness is neither necessary nor sufficient (T5)")
+    k.add_argument("--json", action="store_true")
+
+
+def _classify(args) -> int:
+    from theory.classify import classify_augmentation
+
+    result = classify_augmentation(args.name, args.strength, n=args.grid, samples=args.samples)
+    if args.json:
+        print(json.dumps({k: v for k, v in result.to_dict().items() if k != "instances"}
+                         | {"instances": result.instances}, indent=2))
+        return 0
+    print(f"{result.name} at strength {result.strength:g}: {result.verdict}")
+    print(f"  {result.reason}")
+    for key in NUMBER_ORDER:
+        print(f"  {key:<27} {result.numbers[key]:.4f}")
+    return 0
+
+
+def _bounds(args) -> int:
+    from theory.bounds import check_bound, list_bounds
+
+    rows = []
+    for spec in list_bounds():
+        expr, symbol, _ = spec.expression()
+        res = check_bound(spec.regularizer)
+        rows.append({"regularizer": spec.regularizer, "plugin": spec.plugin, "bound": str(expr),
+                     "strength": str(symbol), "constrains": spec.constrains, "direction": spec.direction,
+                     "monotone": res.monotone, "decided_by": res.method, "derivative": str(res.derivative)})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        mark = "monotone" if r["monotone"] else "NOT monotone"
+        print(f"{r['regularizer']:<13} tau <= {r['bound']}\n{'':<13} {r['direction']} in {r['strength']}: "
+              f"{mark} ({r['decided_by']}); constrains {r['constrains']}")
+    return 0
+
+
+def _constructions(args) -> int:
+    from theory.constructions import not_necessary, not_sufficient
+
+    results = [not_necessary(), not_sufficient()]
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+        return 0
+    for r in results:
+        print(f"{r.name}: {r.claim}\n  acc_src {r.acc_src:.1f}%  rob_src {r.rob_src:.2f}% (L2 eps {r.eps:.4f})  "
+              f"acc_tgt {r.acc_tgt:.1f}%  tau {r.tau:.4f} (loss_tgt {r.loss_tgt:.4f} - loss_src {r.loss_src:.4f})")
+    return 0
+
+
+@command("theory", _args)
+def theory_command(args: argparse.Namespace) -> int:
+    """Theory: classify augmentations (T4), bounds (T1-T3), constructions (T5)."""
+    return {"classify": _classify, "bounds": _bounds, "constructions": _constructions}[args.theory_command](args)
