@@ -59,7 +59,7 @@ def _load_commands() -> None:
         importlib.import_module(module)
 
 
-EXTRA_COMMANDS = ("theory.cli",)
+EXTRA_COMMANDS = ("theory.cli",)  # theory, report, demo
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -66,7 +66,7 @@ def test_shipped_presets_validate():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1] / "examples"
-    for name in ("quickstart.toml", "paper_cifar10_svhn.toml"):
+    for name in ("quickstart.toml", "paper_cifar10_svhn.toml", "gpu_study.toml"):
         cfg = load_config(root / name)
         assert cfg.sweep
     quick = load_config(root / "quickstart.toml")

@@ -78,3 +78,55 @@ def _constructions(args) -> int:
 def theory_command(args: argparse.Namespace) -> int:
     """Theory: classify augmentations (T4), bounds (T1-T3), constructions (T5)."""
     return {"classify": _classify, "bounds": _bounds, "constructions": _constructions}[args.theory_command](args)
+
+
+def _report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("directory", nargs="?", help="experiment directory holding results.sqlite")
+    p.add_argument("--import", dest="csv", help="published results CSV: plugin,strength,seed,acc_src,acc_tgt[,rob_src]")
+    p.add_argument("--out", help="where to write the report (default: the experiment directory)")
+
+
+@command("report", _report_args)
+def report_command(args: argparse.Namespace) -> int:
+    """Write the theory-vs-experiment report (report.md, report.html, figures/, verdicts.json)."""
+    from rt_core import RtError
+    from theory.report_job import report_published, report_store
+
+    if args.csv:
+        if not args.out:
+            raise RtError("--import needs --out DIR, the folder to write the report to")
+        path = report_published(args.csv, args.out)
+    elif args.directory:
+        path = report_store(args.directory, args.out)
+    else:
+        raise RtError("give an experiment directory (rt report DIR) or --import FILE.csv --out DIR")
+    print(f"report: {path} and {path.with_suffix('.html')}")
+    return 0
+
+
+def _demo_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="runs/demo", help="experiment directory (default runs/demo)")
+    p.add_argument("--config", default=None, help="default: examples/quickstart.toml of this checkout")
+    p.add_argument("--device", default="auto")
+
+
+@command("demo", _demo_args)
+def demo_command(args: argparse.Namespace) -> int:
+    """The main job: run the quickstart sweep on the embedded digits, then write its report."""
+    import time
+    from pathlib import Path
+
+    from rt_core import RtError
+    from rt_core.config import load_config
+    from rt_core.sweep import run_sweep
+    from theory.report_job import report_store
+
+    config = Path(args.config) if args.config else Path(__file__).resolve().parents[1] / "examples" / "quickstart.toml"
+    if not config.is_file():
+        raise RtError(f"quickstart config not found at {config}; pass --config PATH")
+    start = time.perf_counter()
+    counts = run_sweep(load_config(config), args.out, device=args.device)
+    path = report_store(args.out)
+    print(f"{counts['total']} trials in {time.perf_counter() - start:.0f} s; report: {path} and "
+          f"{path.with_suffix('.html')}")
+    return 0
