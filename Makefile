@@ -24,7 +24,7 @@ demo: install
 
 test: install
 	$(BIN)/ruff check rt_core plugins theory tests examples benchmarks
-	$(BIN)/python -m pytest -m "not slow" -q tests examples/plugin-template/tests
+	$(BIN)/python -m pytest -m "not slow" -q tests examples/plugin-template/tests examples/monotone-check
 
 test-slow: install
 	$(BIN)/python -m pytest -m slow -q tests
