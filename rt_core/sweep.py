@@ -136,13 +136,15 @@ def run_sweep(cfg: ExperimentConfig, out: str, device: str = "auto", force: bool
     counts = {"total": len(trials), "skipped": len(trials) - len(todo)}
     if todo:
         src, tgt = load_domain(cfg.source, dev), load_domain(cfg.target, dev)
-        for t, k in todo:
+        run = _runner(cfg, src, tgt, dev, show_epochs=sys.stderr.isatty() and not quiet)
+
+        def start_and_run(t: Trial, k: str) -> Outcome:
             store.start(k, t.plugin, t.strength, t.seed, trial_config(cfg, t))
-        tty = sys.stderr.isatty() and not quiet
-        run = _runner(cfg, src, tgt, dev, show_epochs=tty)
+            return run(t, k)
+
         bar = tqdm(total=len(todo), desc=f"{cfg.name}: trials", unit="trial", disable=quiet)
         started = time.perf_counter()
-        for outcome in (executor or LocalExecutor()).map(run, todo):
+        for outcome in (executor or LocalExecutor()).map(start_and_run, todo):
             row = _record(store, outcome, dev)
             notify_trial_finished(outcome.trial, row)
             counts[outcome.status] = counts.get(outcome.status, 0) + 1

@@ -177,3 +177,11 @@ def test_crop_flip_keeps_shape_and_moves_content():
     assert y.shape == x.shape and not torch.equal(x, y)
     centre = crop_flip(torch.ones(4, 1, 8, 8), torch.Generator().manual_seed(1), flip=False, pad=2)
     assert centre[:, :, 2:6, 2:6].eq(1).all()  # a shift of at most 2 keeps the centre inside
+
+
+def test_each_trial_records_its_own_start_time(tmp_path):
+    cfg = load_config(write_tiny(tmp_path / "tiny.toml"))
+    run_sweep(cfg, str(tmp_path / "out"), device="cpu", quiet=True)
+    rows = sorted(Store(tmp_path / "out").rows(), key=lambda r: r["started"])
+    for earlier, later in zip(rows, rows[1:], strict=False):
+        assert earlier["finished"] <= later["started"]
