@@ -23,6 +23,14 @@ def plugin_colours(plugins: list[str]) -> dict[str, str]:
     return colours
 
 
+def _save(fig, path: Path) -> Path:
+    """Lay out, write the PNG at 110 dpi, and free the figure."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _xscale(ax, xs: list[float]) -> None:
     positive = [x for x in xs if x > 0]
     if positive and max(positive) / min(positive) > 30:
@@ -60,10 +68,7 @@ def rel_dt_by_strength(points: dict, verdicts: dict, colours: dict, path: Path) 
     for ax in list(axes.flat)[len(plugins):]:
         ax.axis("off")
     fig.suptitle("Relative domain transferability vs strength (mean +- std over seeds)", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def robustness_vs_transfer(trials: list[dict], colours: dict, path: Path) -> Path:
@@ -85,10 +90,7 @@ def robustness_vs_transfer(trials: list[dict], colours: dict, path: Path) -> Pat
         ax.legend(fontsize=7, ncol=2)
     else:
         ax.text(0.5, 0.5, "no rob_src in these results", ha="center", va="center", transform=ax.transAxes)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def source_vs_target(trials: list[dict], colours: dict, path: Path) -> Path:
@@ -106,7 +108,4 @@ def source_vs_target(trials: list[dict], colours: dict, path: Path) -> Path:
     ax.set_ylabel("target accuracy (%)")
     ax.set_title("Source vs target accuracy (lines: mean per strength)")
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)

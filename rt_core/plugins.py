@@ -29,12 +29,12 @@ from rt_core.registry import (
 
 ENTRY_POINT_GROUP = "rt"
 CORE_MODULES = ("rt_core.models", "rt_core.data")
-_KINDS = {
-    "augmentations": ("augmentation", AugmentationSpec, "name"),
-    "regularizers": ("regularizer", RegularizerSpec, "name"),
-    "datasets": ("dataset", DatasetSpec, "name"),
-    "models": ("model", ModelSpec, "name"),
-    "bounds": ("bound", BoundSpec, "regularizer"),
+_KINDS = {  # registry attribute of Registries -> the record type its hook must register
+    "augmentations": AugmentationSpec,
+    "regularizers": RegularizerSpec,
+    "datasets": DatasetSpec,
+    "models": ModelSpec,
+    "bounds": BoundSpec,
 }
 
 
@@ -159,7 +159,7 @@ def registries() -> Registries:
     if _CACHE.get("signature") == signature:
         return _CACHE["registries"]
     regs, origin = Registries(), {}
-    for kind, (_, record_type, _) in _KINDS.items():
+    for kind, record_type in _KINDS.items():
         per_plugin: dict[str, list[str]] = {}
         _fill(getattr(regs, kind), record_type, pm, f"rt_register_{kind}", per_plugin)
         origin[kind] = per_plugin

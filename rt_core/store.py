@@ -99,16 +99,22 @@ class Store:
         metrics[name] = value
         self.conn.execute("UPDATE trials SET metrics = ? WHERE key = ?", (json.dumps(metrics), key))
 
+    @staticmethod
+    def _decode(values: tuple) -> dict[str, Any]:
+        row = dict(zip(COLUMNS, values, strict=True))
+        for name in ("config", "metrics", "timings", "versions"):
+            row[name] = json.loads(row[name])
+        return row
+
     def rows(self) -> list[dict[str, Any]]:
         """Every trial as a dict, JSON columns decoded, ordered by plugin, strength, seed."""
         cur = self.conn.execute(f"SELECT {', '.join(COLUMNS)} FROM trials ORDER BY plugin, strength, seed")
-        out = []
-        for values in cur.fetchall():
-            row = dict(zip(COLUMNS, values, strict=True))
-            for name in ("config", "metrics", "timings", "versions"):
-                row[name] = json.loads(row[name])
-            out.append(row)
-        return out
+        return [self._decode(values) for values in cur.fetchall()]
+
+    def row(self, key: str) -> dict[str, Any]:
+        """The trial with ``key``, decoded like :meth:`rows`."""
+        values = self.conn.execute(f"SELECT {', '.join(COLUMNS)} FROM trials WHERE key = ?", (key,)).fetchone()
+        return self._decode(values)
 
     def write_csv(self) -> Path:
         """Write ``results.csv`` (one line per trial, metrics and timings flattened), atomically."""

@@ -114,7 +114,7 @@ def _record(store: Store, outcome: Outcome, device: torch.device) -> dict[str, A
                  outcome.error, outcome.epoch)
     fill_rel_dt(store)
     store.write_csv()
-    return next(r for r in store.rows() if r["key"] == outcome.key)
+    return store.row(outcome.key)
 
 
 def _summary(outcome: Outcome) -> str:

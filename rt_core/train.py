@@ -8,6 +8,7 @@ A non-finite loss stops training with ``Diverged(epoch)``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -115,7 +116,7 @@ def train_source(model, x: torch.Tensor, y: torch.Tensor, cfg, gens: Generators,
             step += 1
             total += loss.detach() * len(idx)
         mean = (total / len(x)).item()
-        if not torch.isfinite(torch.tensor(mean)):
+        if not math.isfinite(mean):
             raise Diverged(epoch)
         history.append(mean)
         if on_epoch is not None:

@@ -31,8 +31,7 @@ def _classify(args) -> int:
 
     result = classify_augmentation(args.name, args.strength, n=args.grid, samples=args.samples)
     if args.json:
-        print(json.dumps({k: v for k, v in result.to_dict().items() if k != "instances"}
-                         | {"instances": result.instances}, indent=2))
+        print(json.dumps(result.to_dict(), indent=2))
         return 0
     print(f"{result.name} at strength {result.strength:g}: {result.verdict}")
     print(f"  {result.reason}")
