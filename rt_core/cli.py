@@ -90,19 +90,47 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     p.add_argument("--force", action="store_true", help="write into a store made for a different config")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-trial lines")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local: one trial after another here (default); ray: one Ray task per trial")
+    p.add_argument("--address", help="Ray cluster address (default: start a local instance for the run)")
+    p.add_argument("--cpus-per-trial", type=float, default=1.0, help="Ray CPUs per trial (default 1)")
+    p.add_argument("--gpus-per-trial", type=float, default=0.0, help="Ray GPUs per trial, fractions allowed")
+    p.add_argument("--max-retries", type=int, default=2, help="reruns of a trial whose Ray worker died (default 2)")
+
+
+def make_executor(args: argparse.Namespace):
+    """The executor the command line asks for; Ray options without --executor ray are an error."""
+    from rt_core.sweep import LocalExecutor
+
+    if args.executor == "local":
+        if args.address:
+            raise RtError("--address is a Ray option; add --executor ray")
+        return LocalExecutor()
+    from rt_core.ray_executor import RayExecutor
+
+    gpus = args.gpus_per_trial or (1.0 if args.device.startswith("cuda") else 0.0)
+    return RayExecutor(args.address, args.cpus_per_trial, gpus, args.max_retries)
 
 
 @command("run", _run_args)
 def run_command(args: argparse.Namespace) -> int:
-    """Run a sweep (resumable: finished trials are skipped on a rerun)."""
+    """Run a sweep (resumable: finished trials are skipped on a rerun).
+
+    Exit status: 0 when no trial failed (diverged trials are results), 1 when some failed, 2 on bad input.
+    """
     from rt_core.config import load_config
     from rt_core.sweep import run_sweep
 
     cfg = load_config(args.config)
-    counts = run_sweep(cfg, args.out, device=args.device, force=args.force, quiet=args.quiet)
+    counts = run_sweep(cfg, args.out, device=args.device, force=args.force, quiet=args.quiet,
+                       executor=make_executor(args))
     done = ", ".join(f"{v} {k}" for k, v in counts.items() if k != "total")
     print(f"{counts['total']} trials ({done}); results in {args.out}/results.sqlite and results.csv")
-    return 0 if all(counts.get(s, 0) == 0 for s in ("failed", "diverged")) else 1
+    if counts.get("failed"):
+        print(f"{counts['failed']} trial(s) failed: their errors are in results.csv and `rt report {args.out}`; "
+              "a rerun retries them", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

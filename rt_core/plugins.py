@@ -52,6 +52,7 @@ class Registries:
 _PM: pluggy.PluginManager | None = None
 _VERSIONS: dict[str, str] = {}
 _CACHE: dict[str, Any] = {}
+_IN_PROCESS: dict[str, tuple[Any, str]] = {}  # name -> (object, version), from register_plugin
 
 
 def _wanted_entry_points() -> list:
@@ -115,6 +116,7 @@ def reset() -> None:
     _PM = None
     _VERSIONS.clear()
     _CACHE.clear()
+    _IN_PROCESS.clear()
 
 
 def register_plugin(obj: Any, name: str, version: str = "0") -> None:
@@ -126,12 +128,28 @@ def register_plugin(obj: Any, name: str, version: str = "0") -> None:
     except PluginError:
         unregister_plugin(name)
         raise
+    _IN_PROCESS[name] = (obj, version)
 
 
 def unregister_plugin(name: str) -> None:
     """Remove a plugin registered in-process by :func:`register_plugin`."""
     get_plugin_manager().unregister(name=name)
     _VERSIONS.pop(name, None)
+    _IN_PROCESS.pop(name, None)
+
+
+def in_process_plugins() -> tuple[tuple[str, Any, str], ...]:
+    """``(name, object, version)`` of each plugin registered by :func:`register_plugin`, for
+    shipping to worker processes (a module travels as a reference and is imported there)."""
+    return tuple((name, obj, version) for name, (obj, version) in _IN_PROCESS.items())
+
+
+def ensure_plugins(extra: tuple[tuple[str, Any, str], ...]) -> None:
+    """Register each of ``extra`` that this process does not have yet (a worker of a sweep)."""
+    pm = get_plugin_manager()
+    for name, obj, version in extra:
+        if pm.get_plugin(name) is None:
+            register_plugin(obj, name, version)
 
 
 def plugin_version(name: str) -> str:

@@ -2,8 +2,10 @@
 
 One row per trial, keyed by the hash of the trial's full config, holding its config, status
 (``running``, ``finished``, ``failed``, ``diverged``), metrics, timings, seed, versions, error,
-and start/end times. Every write is one transaction (WAL journal), so a killed sweep leaves every
-finished row intact and at most a ``running`` row, which a rerun repeats from scratch.
+traceback, and start/end times. An existing file is checked read-only first, so a file that is not
+an rt store (or a store of another schema) is refused without being touched. Every write is one
+transaction (WAL journal), so a killed sweep leaves every finished row intact and at most a
+``running`` row, which a rerun repeats from scratch.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from typing import Any
 
 from rt_core.errors import RtError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 COLUMNS = ("key", "plugin", "strength", "seed", "status", "config", "metrics", "timings", "versions",
-           "error", "epoch", "started", "finished")
+           "error", "epoch", "started", "finished", "traceback")
 METRICS = ("acc_src", "rob_src", "acc_tgt", "loss_src", "loss_tgt", "tau", "rel_dt")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -28,8 +30,63 @@ CREATE TABLE IF NOT EXISTS trials (
     key TEXT PRIMARY KEY, plugin TEXT NOT NULL, strength REAL NOT NULL, seed INTEGER NOT NULL,
     status TEXT NOT NULL, config TEXT NOT NULL, metrics TEXT NOT NULL DEFAULT '{}',
     timings TEXT NOT NULL DEFAULT '{}', versions TEXT NOT NULL DEFAULT '{}', error TEXT,
-    epoch INTEGER, started REAL, finished REAL);
+    epoch INTEGER, started REAL, finished REAL, traceback TEXT);
 """
+
+
+def _not_a_store(path: Path, why: str) -> RtError:
+    return RtError(f"{path} is not an rt results store ({why}); point --out at an empty directory or one "
+                   "written by `rt run`")
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection that creates no file: ``immutable`` unless a WAL file (possibly
+    holding transactions of a killed writer) exists, which a plain read-only open then reads."""
+    wal = path.with_name(path.name + "-wal").exists()
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro{'' if wal else '&immutable=1'}", uri=True)
+
+
+def check_store_file(path: Path) -> None:
+    """Check, read-only, that ``path`` is an rt store this version can write (schema 1 is upgraded)."""
+    try:
+        conn = _read_only(path)
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            cols = tuple(r[1] for r in conn.execute("PRAGMA table_info(trials)"))
+            version = conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone() \
+                if "meta" in tables else None
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as err:
+        raise _not_a_store(path, str(err)) from err
+    if not tables:
+        return  # an empty SQLite file: nothing to lose
+    if "trials" not in tables or "meta" not in tables:
+        raise _not_a_store(path, f"it holds tables {', '.join(sorted(tables))}")
+    version = version[0] if version else None
+    if version not in ("1", str(SCHEMA_VERSION)):
+        raise RtError(f"{path} has schema version {version}, this rt writes {SCHEMA_VERSION}; "
+                      "use a new --out directory")
+    expected = COLUMNS if version == str(SCHEMA_VERSION) else COLUMNS[:-1]
+    if cols != expected:
+        raise _not_a_store(path, f"its trials table has columns {', '.join(cols)}")
+
+
+def read_statuses(directory: str | Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(meta, status by trial key) of the store in ``directory``, read-only; both empty when none."""
+    path = Path(directory) / "results.sqlite"
+    if not path.exists():
+        return {}, {}
+    check_store_file(path)
+    conn = _read_only(path)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return {}, {}
+        meta = dict(conn.execute("SELECT name, value FROM meta").fetchall())
+        return meta, dict(conn.execute("SELECT key, status FROM trials").fetchall())
+    finally:
+        conn.close()
 
 
 class Store:
@@ -38,33 +95,20 @@ class Store:
     def __init__(self, directory: str | Path, create: bool = True) -> None:
         self.directory = Path(directory)
         self.path = self.directory / "results.sqlite"
-        if not self.path.exists() and not create:
+        if self.path.exists():
+            check_store_file(self.path)
+        elif not create:
             raise RtError(f"no results store at {self.path}; run `rt run CONFIG --out {self.directory}` first")
-        if create:
+        else:
             self.directory.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self._init_schema()
-
-    def _init_schema(self) -> None:
-        try:
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.executescript(SCHEMA)
-            version = self.get_meta("schema_version")
-        except sqlite3.DatabaseError as err:
-            raise RtError(f"{self.path} is not an rt results store ({err}); point --out at an empty "
-                          "directory or one written by `rt run`") from err
-        if version is None:
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.executescript(SCHEMA)
+        version = self.get_meta("schema_version")
+        if version == "1":
+            self.conn.execute("ALTER TABLE trials ADD COLUMN traceback TEXT")
+        if version != str(SCHEMA_VERSION):
             self.set_meta("schema_version", str(SCHEMA_VERSION))
-        elif version != str(SCHEMA_VERSION):
-            raise RtError(f"{self.path} has schema version {version}, this rt writes {SCHEMA_VERSION}; "
-                          "use a new --out directory")
-        self._check_columns()
-
-    def _check_columns(self) -> None:
-        cols = tuple(r[1] for r in self.conn.execute("PRAGMA table_info(trials)"))
-        if cols != COLUMNS:
-            raise RtError(f"{self.path} is not an rt results store (its trials table has columns "
-                          f"{', '.join(cols)}); point --out at another directory")
 
     def get_meta(self, name: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
@@ -85,13 +129,13 @@ class Store:
             (key, plugin, strength, seed, json.dumps(config, sort_keys=True), time.time()))
 
     def finish(self, key: str, status: str, metrics: dict, timings: dict, versions: dict,
-               error: str | None = None, epoch: int | None = None) -> None:
+               error: str | None = None, epoch: int | None = None, traceback: str | None = None) -> None:
         """Write a trial's outcome in one transaction."""
         self.conn.execute(
             "UPDATE trials SET status = ?, metrics = ?, timings = ?, versions = ?, error = ?, epoch = ?, "
-            "finished = ? WHERE key = ?",
+            "finished = ?, traceback = ? WHERE key = ?",
             (status, json.dumps(metrics), json.dumps(timings), json.dumps(versions), error, epoch,
-             time.time(), key))
+             time.time(), traceback, key))
 
     def set_metric(self, key: str, name: str, value: float | None) -> None:
         row = self.conn.execute("SELECT metrics FROM trials WHERE key = ?", (key,)).fetchone()

@@ -13,8 +13,9 @@ import json
 import platform
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -24,8 +25,8 @@ from rt_core import __version__
 from rt_core.config import ExperimentConfig
 from rt_core.engine import Domain, load_domain, run_trial
 from rt_core.errors import RtError
-from rt_core.plugins import notify_trial_finished
-from rt_core.store import Store
+from rt_core.plugins import ensure_plugins, in_process_plugins, notify_trial_finished
+from rt_core.store import Store, read_statuses
 from rt_core.train import Diverged
 from rt_core.trials import VANILLA, Trial, expand, shared_config, trial_config, trial_key
 
@@ -39,6 +40,8 @@ class Outcome:
     timings: dict
     error: str | None = None
     epoch: int | None = None
+    traceback: str | None = None
+    versions: dict = field(default_factory=dict)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -55,30 +58,92 @@ def resolve_device(name: str) -> torch.device:
 def versions(device: torch.device) -> dict[str, str]:
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
     return {"rt": __version__, "torch": torch.__version__, "python": platform.python_version(),
-            "platform": platform.platform(), "device": str(device), "gpu": gpu}
+            "platform": platform.platform(), "device": str(device), "gpu": gpu, "host": platform.node(),
+            "threads": str(torch.get_num_threads())}
+
+
+_DOMAINS: dict[str, tuple[Domain, Domain]] = {}
+
+
+def domains(cfg: ExperimentConfig, device: torch.device) -> tuple[Domain, Domain]:
+    """(source, target) of ``cfg`` on ``device``, loaded once per process."""
+    key = repr((cfg.source, cfg.target, str(device)))
+    if key not in _DOMAINS:
+        _DOMAINS.clear()
+        _DOMAINS[key] = load_domain(cfg.source, device), load_domain(cfg.target, device)
+    return _DOMAINS[key]
+
+
+@dataclass
+class TrialRunner:
+    """Runs one trial in whichever process it lands in (this one, or a Ray worker); picklable.
+
+    A plugin that raises makes the trial ``failed`` (error line and traceback kept); a non-finite
+    loss makes it ``diverged`` with its epoch; either way the sweep goes on. ``extra_plugins`` are
+    the plugins registered in-process in the driver, re-registered in a fresh worker.
+    """
+
+    cfg: ExperimentConfig
+    device: str = "auto"
+    show_epochs: bool = False
+    extra_plugins: tuple = ()
+
+    def __call__(self, trial: Trial, key: str) -> Outcome:
+        ensure_plugins(self.extra_plugins)
+        dev = resolve_device(self.device)
+        src, tgt = domains(self.cfg, dev)
+        bar = tqdm(total=self.cfg.train.epochs, desc=f"  {trial.label} seed {trial.seed}", leave=False,
+                   disable=not self.show_epochs, unit="ep")
+        try:
+            metrics, timings = run_trial(trial, self.cfg, src, tgt, dev,
+                                         on_epoch=lambda e, loss: (bar.update(1), bar.set_postfix(loss=f"{loss:.3f}")))
+            return Outcome(trial, key, "finished", metrics, timings, versions=versions(dev))
+        except Diverged as err:
+            return Outcome(trial, key, "diverged", {}, {}, error=str(err), epoch=err.epoch, versions=versions(dev))
+        except Exception as err:  # noqa: BLE001 - any plugin error fails this trial only
+            return Outcome(trial, key, "failed", {}, {}, error=f"{type(err).__name__}: {err}".splitlines()[0],
+                           traceback=traceback.format_exc(), versions=versions(dev))
+        finally:
+            bar.close()
 
 
 class LocalExecutor:
     """Runs trials one after another in this process."""
 
-    def map(self, fn: Callable[[Trial, str], Outcome], jobs: Iterable[tuple[Trial, str]]) -> Iterator[Outcome]:
+    def worker_device(self, requested: str) -> str:
+        resolve_device(requested)
+        return requested
+
+    def map(self, runner: Callable[[Trial, str], Outcome], jobs: Iterable[tuple[Trial, str]],
+            on_start: Callable[[Trial, str], None]) -> Iterator[Outcome]:
         for trial, key in jobs:
-            yield fn(trial, key)
+            on_start(trial, key)
+            yield runner(trial, key)
 
 
 def experiment_key(cfg: ExperimentConfig) -> str:
     return hashlib.sha256(json.dumps(shared_config(cfg), sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
-def open_store(out: str, cfg: ExperimentConfig, force: bool = False) -> Store:
-    """Open DIR/results.sqlite; refuse a store written for a different experiment unless ``force``."""
-    store = Store(out)
-    key, found = experiment_key(cfg), store.get_meta("experiment_key")
-    if found is not None and found != key and not force:
-        store.close()
-        raise RtError(f"{store.path} holds results of a different config (data, model, training, transfer or "
+def _check_experiment(path: str, found: str | None, cfg: ExperimentConfig, force: bool) -> None:
+    if found is not None and found != experiment_key(cfg) and not force:
+        raise RtError(f"{path} holds results of a different config (data, model, training, transfer or "
                       "attack differ); use another --out directory, or --force to add to it anyway")
-    store.set_meta("experiment_key", key)
+
+
+def peek_store(out: str, cfg: ExperimentConfig, force: bool = False) -> dict[str, str]:
+    """Statuses by trial key of the store in ``out`` (empty when there is none), read-only: a store
+    of another config (unless ``force``) or a file that is not an rt store is refused untouched."""
+    meta, statuses = read_statuses(out)
+    _check_experiment(f"{out}/results.sqlite", meta.get("experiment_key"), cfg, force)
+    return statuses
+
+
+def open_store(out: str, cfg: ExperimentConfig, force: bool = False) -> Store:
+    """Open DIR/results.sqlite for writing; refuse a store written for a different experiment unless ``force``."""
+    peek_store(out, cfg, force)
+    store = Store(out)
+    store.set_meta("experiment_key", experiment_key(cfg))
     store.set_meta("config", json.dumps(shared_config(cfg), sort_keys=True, default=str))
     return store
 
@@ -94,24 +159,9 @@ def fill_rel_dt(store: Store) -> None:
                 store.set_metric(r["key"], "rel_dt", value)
 
 
-def _runner(cfg: ExperimentConfig, src: Domain, tgt: Domain, device: torch.device, show_epochs: bool):
-    def run(trial: Trial, key: str) -> Outcome:
-        bar = tqdm(total=cfg.train.epochs, desc=f"  {trial.label} seed {trial.seed}", leave=False,
-                   disable=not show_epochs, unit="ep")
-        try:
-            metrics, timings = run_trial(trial, cfg, src, tgt, device,
-                                         on_epoch=lambda e, loss: (bar.update(1), bar.set_postfix(loss=f"{loss:.3f}")))
-            return Outcome(trial, key, "finished", metrics, timings)
-        except Diverged as err:
-            return Outcome(trial, key, "diverged", {}, {}, error=str(err), epoch=err.epoch)
-        finally:
-            bar.close()
-    return run
-
-
-def _record(store: Store, outcome: Outcome, device: torch.device) -> dict[str, Any]:
-    store.finish(outcome.key, outcome.status, outcome.metrics, outcome.timings, versions(device),
-                 outcome.error, outcome.epoch)
+def _record(store: Store, outcome: Outcome) -> dict[str, Any]:
+    store.finish(outcome.key, outcome.status, outcome.metrics, outcome.timings, outcome.versions,
+                 outcome.error, outcome.epoch, outcome.traceback)
     fill_rel_dt(store)
     store.write_csv()
     return store.row(outcome.key)
@@ -127,32 +177,43 @@ def _summary(outcome: Outcome) -> str:
 
 def run_sweep(cfg: ExperimentConfig, out: str, device: str = "auto", force: bool = False,
               executor: Any = None, quiet: bool = False) -> dict[str, int]:
-    """Run every unfinished trial of ``cfg`` into ``out``; return counts per status."""
-    dev = resolve_device(device)
-    store = open_store(out, cfg, force)
+    """Run every unfinished trial of ``cfg`` into ``out``; return counts per status.
+
+    Everything that can be wrong with the input (device, store, data) is checked before the
+    first write, so bad input leaves ``out`` as it was.
+    """
+    executor = executor or LocalExecutor()
+    worker_device = executor.worker_device(device)
+    statuses = peek_store(out, cfg, force)
     trials = expand(cfg)
-    todo = [(t, trial_key(cfg, t)) for t in trials]
-    todo = [(t, k) for t, k in todo if store.status(k) != "finished"]
+    todo = [(t, k) for t in trials if statuses.get(k := trial_key(cfg, t)) != "finished"]
     counts = {"total": len(trials), "skipped": len(trials) - len(todo)}
+    show = sys.stderr.isatty() and not quiet and isinstance(executor, LocalExecutor)
+    runner = TrialRunner(cfg, worker_device, show, in_process_plugins())
     if todo:
-        src, tgt = load_domain(cfg.source, dev), load_domain(cfg.target, dev)
-        run = _runner(cfg, src, tgt, dev, show_epochs=sys.stderr.isatty() and not quiet)
-
-        def start_and_run(t: Trial, k: str) -> Outcome:
-            store.start(k, t.plugin, t.strength, t.seed, trial_config(cfg, t))
-            return run(t, k)
-
-        bar = tqdm(total=len(todo), desc=f"{cfg.name}: trials", unit="trial", disable=quiet)
-        started = time.perf_counter()
-        for outcome in (executor or LocalExecutor()).map(start_and_run, todo):
-            row = _record(store, outcome, dev)
-            notify_trial_finished(outcome.trial, row)
-            counts[outcome.status] = counts.get(outcome.status, 0) + 1
-            bar.update(1)
-            if not quiet:
-                bar.write(_summary(outcome))
-        bar.close()
-        store.set_meta("last_run_s", f"{time.perf_counter() - started:.1f}")
+        domains(cfg, resolve_device(worker_device) if isinstance(executor, LocalExecutor) else torch.device("cpu"))
+    store = open_store(out, cfg, force)
+    if todo:
+        _run(store, runner, executor, todo, counts, quiet)
     store.write_csv()
     store.close()
     return counts
+
+
+def _run(store: Store, runner: TrialRunner, executor: Any, todo: list, counts: dict, quiet: bool) -> None:
+    cfg = runner.cfg
+
+    def on_start(t: Trial, k: str) -> None:
+        store.start(k, t.plugin, t.strength, t.seed, trial_config(cfg, t))
+
+    bar = tqdm(total=len(todo), desc=f"{cfg.name}: trials", unit="trial", disable=quiet)
+    started = time.perf_counter()
+    for outcome in executor.map(runner, todo, on_start):
+        row = _record(store, outcome)
+        notify_trial_finished(outcome.trial, row)
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        bar.update(1)
+        if not quiet:
+            bar.write(_summary(outcome))
+    bar.close()
+    store.set_meta("last_run_s", f"{time.perf_counter() - started:.1f}")

@@ -139,16 +139,22 @@ def test_sigkill_mid_sweep_then_rerun_completes_each_trial_once(tmp_path):
     while _finished(out / "results.sqlite") < 2 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     assert proc.poll() is None, "the sweep ended before it could be killed"
+    time.sleep(0.2)  # into the next trial
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    killed_time = time.time()
     killed_at = _finished(out / "results.sqlite")
     assert 2 <= killed_at < 10
+    interrupted = [r["key"] for r in Store(out).rows() if r["status"] == "running"]
+    assert len(interrupted) == 1  # killed in the middle of a trial
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert f"({killed_at} skipped, {10 - killed_at} finished)" in rerun.stdout
     rows = Store(out).rows()
     assert len(rows) == 10 and len({r["key"] for r in rows}) == 10
     assert all(r["status"] == "finished" for r in rows)
+    redone = next(r for r in rows if r["key"] == interrupted[0])
+    assert redone["started"] > killed_time  # the interrupted trial was re-run from scratch
 
 
 def test_lr_schedule_is_warmup_then_multistep():

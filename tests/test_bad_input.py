@@ -1,0 +1,121 @@
+"""Bad input to `rt run`: each case prints one line naming the problem and the fix, exits with
+status 2, and writes nothing (the output directory is exactly as it was)."""
+
+import re
+import sqlite3
+import sys
+
+import pytest
+import torch
+
+from rt_core.cli import main
+from rt_core.store import Store
+from tests.tiny import TINY
+
+SWEEP_BLUR = '[[sweep]]\nplugin = "blur"\nstrengths = [1.0]\n'
+
+
+def _snapshot(path):
+    if not path.exists():
+        return None
+    return {p.relative_to(path): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def _config(tmp_path, text):
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def _foreign_sqlite(out):
+    out.mkdir()
+    conn = sqlite3.connect(out / "results.sqlite")
+    conn.execute("CREATE TABLE trials (id INTEGER)")
+    conn.execute("INSERT INTO trials VALUES (7)")
+    conn.commit()
+    conn.close()
+
+
+def _other_config_store(out):
+    store = Store(out)
+    store.set_meta("experiment_key", "0123456789abcdef0123")
+    store.start("k", "blur", 1.0, 0, {})
+    store.finish("k", "finished", {"acc_src": 50.0}, {}, {})
+    store.close()
+
+
+def _text_file_store(out):
+    out.mkdir()
+    (out / "results.sqlite").write_text("name,acc\nblur,50\n" * 200)
+
+
+CASES = {
+    "missing config": (None, None, [], r"config file '.*nope\.toml' not found; pass the path"),
+    "not TOML": ("seeds = [0,\n", None, [], r"is not valid TOML"),
+    "unknown key": (TINY.replace("[train]", "[train]\nepochz = 3"), None, [], r"train\.epochz: unknown key"),
+    "wrong type": (TINY.replace("epochs = 2", 'epochs = "two"'), None, [], r"train\.epochs: expected an integer"),
+    "negative strength": (TINY.replace("strengths = [1.0]", "strengths = [-1.0]"), None, [],
+                          r"strength -1\.0 of 'sweep\[0\] blur' is outside"),
+    "out-of-range strength": (TINY.replace("strengths = [1e-3]", "strengths = [1e9]"), None, [], r"is outside"),
+    "unknown plugin": (TINY.replace('plugin = "blur"', 'plugin = "os.system"'), None, [],
+                       r"unknown plugin 'os\.system'; known: .*blur"),
+    "unknown dataset": (TINY.replace('dataset = "handwritten_digits"', 'dataset = "mnist"'), None, [],
+                        r"unknown dataset 'mnist'; known datasets: .*printed_digits"),
+    "unknown model": (TINY.replace('name = "cifar_cnn"', 'name = "vgg"'), None, [],
+                      r"unknown model 'vgg'; known models"),
+    "store of another config": (TINY, _other_config_store, [], r"holds results of a different config.*--force"),
+    "foreign SQLite file": (TINY, _foreign_sqlite, [], r"is not an rt results store"),
+    "text file as store": (TINY, _text_file_store, [], r"is not an rt results store"),
+    "dataset root without the data": (
+        TINY.replace('dataset = "handwritten_digits"\noptions = { size = 8 }', 'dataset = "cifar10"\nroot = "ROOT"'),
+        None, [], r"dataset 'cifar10' not found under root .*empty-root.*: put "),
+    "cuda without a GPU": (TINY, None, ["--device", "cuda"], r"no CUDA GPU is visible; use --device cpu or auto"),
+    "ray option without ray": (TINY, None, ["--address", "10.0.0.1:6379"], r"--address is a Ray option"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, tmp_path, monkeypatch, capsys):
+    text, prepare, flags, match = CASES[case]
+    if case == "cuda without a GPU" and torch.cuda.is_available():
+        pytest.skip("a GPU is visible")
+    monkeypatch.setenv("RT_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "empty-root").mkdir()
+    config = str(tmp_path / "nope.toml") if text is None else _config(tmp_path, text.replace(
+        "ROOT", str(tmp_path / "empty-root")))
+    out = tmp_path / "out"
+    if prepare:
+        prepare(out)
+    before = _snapshot(out)
+    code = main(["run", config, "--out", str(out), "--device", "cpu", *flags])  # a later --device wins
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rt: error: "), err
+    assert re.search(match, lines[0]), lines[0]
+    assert _snapshot(out) == before
+
+
+def test_a_corrupt_cached_dataset_is_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RT_CACHE", str(tmp_path / "cache"))
+    config = _config(tmp_path, TINY)
+    from rt_core.api import get_dataset
+
+    get_dataset("printed_digits").loader("train", n_train=120, n_val=20, n_test=60, size=8, distractors=0.0)
+    cached = sorted((tmp_path / "cache").glob("printed_digits-*.pt"))
+    assert cached
+    for path in cached:
+        path.write_bytes(b"\x80\x04not a torch file")
+    out = tmp_path / "out"
+    assert main(["run", config, "--out", str(out), "--device", "cpu"]) == 2
+    line = capsys.readouterr().err.strip()
+    assert "\n" not in line and "is corrupt" in line and "delete it and rerun" in line
+    assert not out.exists()
+
+
+def test_executor_ray_without_ray_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    out = tmp_path / "out"
+    assert main(["run", _config(tmp_path, TINY), "--out", str(out), "--executor", "ray"]) == 2
+    assert "pip install 'rt-toolkit[ray]'" in capsys.readouterr().err
+    assert not out.exists()
