@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml Makefile examples/plugin-template/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_PIN)
-	$(BIN)/python -m pip install -q -e ".[test,ray]"
+	$(BIN)/python -m pip install -q -e ".[test,ray,bench]"
 	$(BIN)/python -m pip install -q -e examples/plugin-template
 	touch $(STAMP)
 
@@ -23,14 +23,14 @@ demo: install
 	$(BIN)/rt demo --out runs/demo
 
 test: install
-	$(BIN)/ruff check rt_core plugins theory tests examples
+	$(BIN)/ruff check rt_core plugins theory tests examples benchmarks
 	$(BIN)/python -m pytest -m "not slow" -q tests examples/plugin-template/tests examples/monotone-check
 
 test-slow: install  # pytest exits 5 when nothing is marked slow: that is not a failure
 	$(BIN)/python -m pytest -m slow -q tests; status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
 
 lint: install
-	$(BIN)/ruff check rt_core plugins theory tests examples
+	$(BIN)/ruff check rt_core plugins theory tests examples benchmarks
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -59,7 +59,7 @@ def _load_commands() -> None:
         importlib.import_module(module)
 
 
-EXTRA_COMMANDS = ("theory.cli",)  # theory, report, demo
+EXTRA_COMMANDS = ("theory.cli", "benchmarks.cli")  # theory, report, demo; bench
 
 
 def build_parser() -> argparse.ArgumentParser:

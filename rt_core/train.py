@@ -76,6 +76,24 @@ def _batch_loss(model, x, y, regularizer: Regularizer | None, autocast: bool) ->
     return loss if penalty is None else loss + penalty.float()
 
 
+def train_step(model, opt: torch.optim.Optimizer, xb: torch.Tensor, yb: torch.Tensor, gens: Generators,
+               augmentation: Augmentation | None, regularizer: Regularizer | None, base_augment: str,
+               autocast: bool) -> torch.Tensor:
+    """One SGD step on batch (xb, yb): base augmentation, plugin augmentation, the regularizer's
+    perturbation, loss (+ penalty), backward, optimiser step. Returns the loss (no host sync)."""
+    if base_augment != "none":
+        xb = crop_flip(xb, gens.augment, flip=base_augment == "crop_flip")
+    if augmentation is not None:
+        xb = augmentation(xb, gens.augment)
+    if regularizer is not None:
+        xb = regularizer.perturb(model, xb, yb, gens.attack)
+    loss = _batch_loss(model, xb, yb, regularizer, autocast)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.detach()
+
+
 def lr_factor(epoch: int, step: int, steps_per_epoch: int, cfg) -> float:
     """Multiplier of the base LR at global ``step`` (0-based) in ``epoch`` (1-based):
     min(1, (step + 1) / (warmup_epochs * steps_per_epoch)) * gamma ** #{m in milestones : m < epoch},
@@ -99,22 +117,13 @@ def train_source(model, x: torch.Tensor, y: torch.Tensor, cfg, gens: Generators,
         total = torch.zeros((), device=x.device)
         for i in range(0, len(x), cfg.batch_size):
             idx = order[i:i + cfg.batch_size]
-            xb, yb = x[idx], y[idx]
-            if cfg.base_augment != "none":
-                xb = crop_flip(xb, gens.augment, flip=cfg.base_augment == "crop_flip")
-            if augmentation is not None:
-                xb = augmentation(xb, gens.augment)
-            if regularizer is not None:
-                xb = regularizer.perturb(model, xb, yb, gens.attack)
-            loss = _batch_loss(model, xb, yb, regularizer, autocast)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
             factor = lr_factor(epoch, step, steps_per_epoch, cfg)
             for group, base_lr in zip(opt.param_groups, base_lrs, strict=True):
                 group["lr"] = base_lr * factor
-            opt.step()
+            loss = train_step(model, opt, x[idx], y[idx], gens, augmentation, regularizer, cfg.base_augment,
+                              autocast)
             step += 1
-            total += loss.detach() * len(idx)
+            total += loss * len(idx)
         mean = (total / len(x)).item()
         if not math.isfinite(mean):
             raise Diverged(epoch)

@@ -1,0 +1,45 @@
+"""``rt bench [NAME ...]``: run benchmarks, write ``benchmarks/results/<name>.json`` each, print
+their tables, and write ``run.json`` with the wall time of the whole run."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import time
+
+from rt_core.cli import command
+from rt_core.errors import RtError
+
+BENCHMARKS = ("head_fit", "augment", "pgd", "train_step", "packed", "gpu", "sweep")
+
+
+def _bench_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("names", nargs="*", help=f"benchmarks to run (default: all): {', '.join(BENCHMARKS)}")
+    p.add_argument("--out", default="benchmarks/results", help="folder for the results files")
+    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+
+
+@command("bench", _bench_args)
+def bench_command(args: argparse.Namespace) -> int:
+    """Run the benchmarks (ratios measured side by side) and write their results files."""
+    from benchmarks.harness import at_most, table, write_results
+    from rt_core.sweep import resolve_device
+
+    unknown = [n for n in args.names if n not in BENCHMARKS]
+    if unknown:
+        raise RtError(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+    device = resolve_device(args.device)
+    start, ran = time.perf_counter(), []
+    for name in args.names or BENCHMARKS:
+        module = importlib.import_module(f"benchmarks.{name}")
+        t0 = time.perf_counter()
+        measures, details = module.run(device)
+        details["wall_s"] = round(time.perf_counter() - t0, 2)
+        path = write_results(args.out, name, measures, [0], details)
+        print(table(f"{name} ({details['wall_s']:.0f} s) -> {path}", measures), flush=True)
+        ran.append(name)
+    total = time.perf_counter() - start
+    if not args.names:
+        write_results(args.out, "run", [at_most("rt bench wall time", total, "s", 600)], [0], {"benchmarks": ran})
+    print(f"rt bench: {len(ran)} benchmark(s) in {total:.0f} s on {device}")
+    return 0

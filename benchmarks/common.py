@@ -1,0 +1,34 @@
+"""What several benchmarks share: the quickstart config, its domains on a device, and a source
+model trained on them for a few epochs (features worth probing, a model worth attacking)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from rt_core.api import create_model
+from rt_core.config import ExperimentConfig, load_config
+from rt_core.engine import Domain, load_domain
+from rt_core.train import Generators, train_source
+
+QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart.toml"
+SEED = 0
+
+
+def quickstart() -> ExperimentConfig:
+    return load_config(QUICKSTART)
+
+
+def domains(cfg: ExperimentConfig, device: torch.device) -> tuple[Domain, Domain]:
+    return load_domain(cfg.source, device), load_domain(cfg.target, device)
+
+
+def trained_model(cfg: ExperimentConfig, src: Domain, epochs: int = 4, seed: int = SEED):
+    """The quickstart's vanilla source model after ``epochs`` epochs (seeded)."""
+    torch.manual_seed(seed)
+    model = create_model(cfg.model.name, num_classes=src.num_classes, **cfg.model.options).to(src.x_train.device)
+    train_cfg = replace(cfg.train, epochs=epochs, milestones=[])
+    train_source(model, src.x_train, src.y_train, train_cfg, Generators.seeded(seed, src.x_train.device))
+    return model.eval()
