@@ -10,7 +10,8 @@ import torch
 
 from rt_core.api import create_model
 from rt_core.config import ExperimentConfig, load_config
-from rt_core.engine import Domain, load_domain
+from rt_core.engine import Domain
+from rt_core.sweep import domains  # noqa: F401 - (source, target), loaded once per process
 from rt_core.train import Generators, train_source
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart.toml"
@@ -19,10 +20,6 @@ SEED = 0
 
 def quickstart() -> ExperimentConfig:
     return load_config(QUICKSTART)
-
-
-def domains(cfg: ExperimentConfig, device: torch.device) -> tuple[Domain, Domain]:
-    return load_domain(cfg.source, device), load_domain(cfg.target, device)
 
 
 def trained_model(cfg: ExperimentConfig, src: Domain, epochs: int = 4, seed: int = SEED):

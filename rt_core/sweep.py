@@ -110,6 +110,8 @@ class TrialRunner:
 class LocalExecutor:
     """Runs trials one after another in this process."""
 
+    in_process = True
+
     def worker_device(self, requested: str) -> str:
         resolve_device(requested)
         return requested
@@ -188,10 +190,10 @@ def run_sweep(cfg: ExperimentConfig, out: str, device: str = "auto", force: bool
     trials = expand(cfg)
     todo = [(t, k) for t in trials if statuses.get(k := trial_key(cfg, t)) != "finished"]
     counts = {"total": len(trials), "skipped": len(trials) - len(todo)}
-    show = sys.stderr.isatty() and not quiet and isinstance(executor, LocalExecutor)
-    runner = TrialRunner(cfg, worker_device, show, in_process_plugins())
-    if todo:
-        domains(cfg, resolve_device(worker_device) if isinstance(executor, LocalExecutor) else torch.device("cpu"))
+    here = getattr(executor, "in_process", False)
+    runner = TrialRunner(cfg, worker_device, sys.stderr.isatty() and not quiet and here, in_process_plugins())
+    if todo:  # load (and so check) the data before the first write; kept for the trials run here
+        domains(cfg, resolve_device(worker_device) if here else torch.device("cpu"))
     store = open_store(out, cfg, force)
     if todo:
         _run(store, runner, executor, todo, counts, quiet)
