@@ -24,7 +24,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from rt_core.augment import Augmentation
 from rt_core.errors import RtError
-from rt_core.train import Generators, crop_flip, lr_factor
+from rt_core.train import Generators, augment_batch, lr_factor
 
 
 def _check(models: list[torch.nn.Module]) -> None:
@@ -37,12 +37,7 @@ def _batches(x, y, order, i, batch, gens, augmentations, base_augment):
     xs, ys = [], []
     for k, g in enumerate(gens):
         idx = order[k][i:i + batch]
-        xb = x[idx]
-        if base_augment != "none":
-            xb = crop_flip(xb, g.augment, flip=base_augment == "crop_flip")
-        if augmentations[k] is not None:
-            xb = augmentations[k](xb, g.augment)
-        xs.append(xb)
+        xs.append(augment_batch(x[idx], g, augmentations[k], base_augment))
         ys.append(y[idx])
     return torch.stack(xs), torch.stack(ys)
 

@@ -46,8 +46,9 @@ def _read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro{'' if wal else '&immutable=1'}", uri=True)
 
 
-def check_store_file(path: Path) -> None:
-    """Check, read-only, that ``path`` is an rt store this version can write (schema 1 is upgraded)."""
+def check_store_file(path: Path) -> set[str]:
+    """Check, read-only, that ``path`` is an rt store this version can write (schema 1 is upgraded);
+    return its table names (none for an empty SQLite file)."""
     try:
         conn = _read_only(path)
         try:
@@ -60,7 +61,7 @@ def check_store_file(path: Path) -> None:
     except sqlite3.DatabaseError as err:
         raise _not_a_store(path, str(err)) from err
     if not tables:
-        return  # an empty SQLite file: nothing to lose
+        return tables  # an empty SQLite file: nothing to lose
     if "trials" not in tables or "meta" not in tables:
         raise _not_a_store(path, f"it holds tables {', '.join(sorted(tables))}")
     version = version[0] if version else None
@@ -70,6 +71,7 @@ def check_store_file(path: Path) -> None:
     expected = COLUMNS if version == str(SCHEMA_VERSION) else COLUMNS[:-1]
     if cols != expected:
         raise _not_a_store(path, f"its trials table has columns {', '.join(cols)}")
+    return tables
 
 
 def read_statuses(directory: str | Path) -> tuple[dict[str, str], dict[str, str]]:
@@ -77,12 +79,10 @@ def read_statuses(directory: str | Path) -> tuple[dict[str, str], dict[str, str]
     path = Path(directory) / "results.sqlite"
     if not path.exists():
         return {}, {}
-    check_store_file(path)
+    if not check_store_file(path):
+        return {}, {}
     conn = _read_only(path)
     try:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if not tables:
-            return {}, {}
         meta = dict(conn.execute("SELECT name, value FROM meta").fetchall())
         return meta, dict(conn.execute("SELECT key, status FROM trials").fetchall())
     finally:

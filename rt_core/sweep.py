@@ -141,9 +141,8 @@ def peek_store(out: str, cfg: ExperimentConfig, force: bool = False) -> dict[str
     return statuses
 
 
-def open_store(out: str, cfg: ExperimentConfig, force: bool = False) -> Store:
-    """Open DIR/results.sqlite for writing; refuse a store written for a different experiment unless ``force``."""
-    peek_store(out, cfg, force)
+def _open_for_writing(out: str, cfg: ExperimentConfig) -> Store:
+    """Open (or create) DIR/results.sqlite for writing, stamped with ``cfg``; call after :func:`peek_store`."""
     store = Store(out)
     store.set_meta("experiment_key", experiment_key(cfg))
     store.set_meta("config", json.dumps(shared_config(cfg), sort_keys=True, default=str))
@@ -194,7 +193,7 @@ def run_sweep(cfg: ExperimentConfig, out: str, device: str = "auto", force: bool
     runner = TrialRunner(cfg, worker_device, sys.stderr.isatty() and not quiet and here, in_process_plugins())
     if todo:  # load (and so check) the data before the first write; kept for the trials run here
         domains(cfg, resolve_device(worker_device) if here else torch.device("cpu"))
-    store = open_store(out, cfg, force)
+    store = _open_for_writing(out, cfg)
     if todo:
         _run(store, runner, executor, todo, counts, quiet)
     store.write_csv()

@@ -76,15 +76,20 @@ def _batch_loss(model, x, y, regularizer: Regularizer | None, autocast: bool) ->
     return loss if penalty is None else loss + penalty.float()
 
 
+def augment_batch(xb: torch.Tensor, gens: Generators, augmentation: Augmentation | None,
+                  base_augment: str) -> torch.Tensor:
+    """The training batch as the model sees it: base crop (and flip), then the plugin augmentation."""
+    if base_augment != "none":
+        xb = crop_flip(xb, gens.augment, flip=base_augment == "crop_flip")
+    return xb if augmentation is None else augmentation(xb, gens.augment)
+
+
 def train_step(model, opt: torch.optim.Optimizer, xb: torch.Tensor, yb: torch.Tensor, gens: Generators,
                augmentation: Augmentation | None, regularizer: Regularizer | None, base_augment: str,
                autocast: bool) -> torch.Tensor:
     """One SGD step on batch (xb, yb): base augmentation, plugin augmentation, the regularizer's
     perturbation, loss (+ penalty), backward, optimiser step. Returns the loss (no host sync)."""
-    if base_augment != "none":
-        xb = crop_flip(xb, gens.augment, flip=base_augment == "crop_flip")
-    if augmentation is not None:
-        xb = augmentation(xb, gens.augment)
+    xb = augment_batch(xb, gens, augmentation, base_augment)
     if regularizer is not None:
         xb = regularizer.perturb(model, xb, yb, gens.attack)
     loss = _batch_loss(model, xb, yb, regularizer, autocast)
