@@ -1,8 +1,8 @@
 """Transfer to the target domain: a fresh head on frozen features, or full fine-tuning.
 
 ``linear_probe`` (default): extract f(x) once, standardise with the train statistics, and fit a
-multinomial logistic regression min_{W,b} mean CE(W z + b, y) + l2 ||W||_F^2 by full-batch L-BFGS
-(strong Wolfe line search). ``finetune``: a fresh head, all parameters trained by SGD with
+multinomial logistic regression min_{W,b} mean CE(W z + b, y) + l2 ||W||_F^2 by full-batch
+L-BFGS-B (scipy) on its analytic gradient. ``finetune``: a fresh head, all parameters trained by SGD with
 batch-norm statistics frozen (what the released [XU22] code does).
 """
 
@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 
@@ -37,21 +40,42 @@ class LinearProbe(nn.Module):
         return self.linear((z - self.mean) / self.std)
 
 
+def softmax_objective(zs: torch.Tensor, y: torch.Tensor, num_classes: int, l2: float):
+    """theta = vec([W | b]) (rows [w_k, b_k], k = 1..classes) -> (loss, gradient), a float and a
+    float64 array: loss = mean_i CE(W z_i + b, y_i) + l2 ||W||_F^2; with X = [Z | 1], P the softmax
+    and Y the one-hot labels, grad = (P - Y)^T X / n + 2 l2 [W | 0]. Computed on zs's device."""
+    n, d = zs.shape
+    x = torch.cat([zs, torch.ones(n, 1, dtype=zs.dtype, device=zs.device)], 1)
+    onehot = F.one_hot(y, num_classes).to(zs.dtype)
+    no_bias = torch.ones(num_classes, d + 1, dtype=zs.dtype, device=zs.device)
+    no_bias[:, d] = 0
+
+    def value_and_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        wb = torch.from_numpy(theta).to(zs.device).view(num_classes, d + 1)
+        w = wb * no_bias
+        log_p = torch.log_softmax(x @ wb.T, 1)
+        loss = l2 * w.pow(2).sum() - (log_p * onehot).sum() / n
+        grad = torch.addmm(w, (log_p.exp_() - onehot).T, x, beta=2 * l2, alpha=1 / n)
+        return loss.item(), grad.flatten().cpu().numpy()
+
+    return value_and_grad
+
+
 def fit_linear_probe(z: torch.Tensor, y: torch.Tensor, num_classes: int, l2: float = 1e-4,
                      max_iter: int = 200, tol: float = 1e-9) -> LinearProbe:
-    """Fit a LinearProbe on features z by L-BFGS; the objective is convex, so this is its optimum."""
+    """Fit a LinearProbe on features z (float64) by L-BFGS-B from zero weights: at most ``max_iter``
+    iterations, memory 20, stopping when every gradient entry is <= tol or the objective's relative
+    decrease is <= tol * 1e-3. The objective is convex, so this is its optimum."""
     z = z.double()
     probe = LinearProbe(z.mean(0), z.std(0).clamp_min(1e-6), num_classes).double().to(z.device)
-    opt = torch.optim.LBFGS(probe.parameters(), lr=1, max_iter=max_iter, tolerance_grad=tol,
-                            tolerance_change=tol * 1e-3, history_size=20, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = F.cross_entropy(probe(z), y) + l2 * probe.linear.weight.pow(2).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
+    fun = softmax_objective((z - probe.mean) / probe.std, y, num_classes, l2)
+    with threadpool_limits(1, user_api="blas"):  # scipy's BLAS threads would fight torch's for the cores
+        result = minimize(fun, np.zeros(num_classes * (z.shape[1] + 1)), jac=True, method="L-BFGS-B",
+                          options={"maxiter": max_iter, "gtol": tol, "ftol": tol * 1e-3, "maxcor": 20})
+    wb = torch.from_numpy(result.x).to(z.device).view(num_classes, -1)
+    with torch.no_grad():
+        probe.linear.weight.copy_(wb[:, :-1])
+        probe.linear.bias.copy_(wb[:, -1])
     return probe.float()
 
 

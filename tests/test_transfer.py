@@ -58,3 +58,17 @@ def test_finetune_trains_all_layers_with_batchnorm_statistics_frozen():
     assert tuned.head.out_features == 3
     first = next(tuned.features.parameters())
     assert not torch.equal(first, next(model.features.parameters()))
+
+
+def test_probe_objective_gradient_matches_autograd():
+    from rt_core.transfer import softmax_objective
+
+    z, y = _problem(n=50, d=4, k=3)
+    theta = torch.randn(3 * 5, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    loss, grad = softmax_objective(z.double(), y, 3, l2=0.1)(theta.numpy())
+    t = theta.clone().requires_grad_(True)
+    w, b = t.view(3, 5)[:, :4], t.view(3, 5)[:, 4]
+    ref = F.cross_entropy(z.double() @ w.T + b, y) + 0.1 * w.pow(2).sum()
+    ref.backward()
+    assert abs(loss - ref.item()) < 1e-12
+    assert np.allclose(grad, t.grad.numpy(), atol=1e-12)
