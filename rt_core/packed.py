@@ -1,7 +1,8 @@
 """Packed training: K models of one architecture trained together as one vmapped model.
 
 The K parameter sets are stacked (``torch.func.stack_module_state``) and one step runs
-``vmap(functional_call)`` over (parameters, batch): model k sees its own data order, its own
+``vmap(functional_call)`` over (parameters, batch), or with ``method="grouped"`` one wide network
+of grouped convolutions (``rt_core.grouped``; the cifar_cnn family only): model k sees its own data order, its own
 augmented batch and its own weight decay, exactly as ``train_source`` would give it with the same
 generators. The update is SGD with momentum per stacked tensor, the same arithmetic as
 ``torch.optim.SGD`` (dampening 0): d = g + wd_k p; b = m b + d (b = d at the first step); p -= lr b.
@@ -24,6 +25,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from rt_core.augment import Augmentation
 from rt_core.errors import RtError
+from rt_core.grouped import grouped_forward, layers
 from rt_core.train import Generators, augment_batch, lr_factor
 
 
@@ -31,6 +33,17 @@ def _check(models: list[torch.nn.Module]) -> None:
     if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in models[0].modules()):
         raise RtError("packed training needs a model without batch norm (its running statistics are state); "
                       "train such models one at a time")
+
+
+def _forward(models: list[torch.nn.Module], method: str):
+    """(params, buffers, x (K, B, ...)) -> logits (K, B, classes) for the stacked ``models``."""
+    if method == "grouped":
+        model_layers = layers(models[0])
+        return lambda p, b, xb: grouped_forward(model_layers, p, b, xb)
+    if method != "vmap":
+        raise RtError(f"unknown packing method '{method}'; use vmap or grouped")
+    base = copy.deepcopy(models[0]).to("meta")
+    return vmap(lambda p, b, xb: functional_call(base, (p, b), (xb,)))
 
 
 def _batches(x, y, order, i, batch, gens, augmentations, base_augment):
@@ -52,14 +65,15 @@ def _sgd(params: dict, bufs: dict, lr: float, momentum: float, wd: torch.Tensor)
 
 
 def train_packed(models: list[torch.nn.Module], x: torch.Tensor, y: torch.Tensor, cfg, gens: list[Generators],
-                 augmentations: list[Augmentation | None], weight_decays: list[float]) -> list[int | None]:
+                 augmentations: list[Augmentation | None], weight_decays: list[float],
+                 method: str = "vmap") -> list[int | None]:
     """Train ``models`` in place per ``cfg`` (a TrainConfig), model k with ``gens[k]``,
-    ``augmentations[k]`` and weight decay ``weight_decays[k]``. Returns, per model, the epoch
-    whose mean loss was not finite (``None`` when it trained through)."""
+    ``augmentations[k]`` and weight decay ``weight_decays[k]``, packed by ``method`` ("vmap" or
+    "grouped"). Returns, per model, the epoch whose mean loss was not finite (``None`` when it
+    trained through)."""
     _check(models)
+    step_fn = _forward(models, method)
     params, buffers = stack_module_state(models)
-    base = copy.deepcopy(models[0]).to("meta")
-    step_fn = vmap(lambda p, b, xb: functional_call(base, (p, b), (xb,)))
     wd = torch.tensor(weight_decays, dtype=x.dtype, device=x.device)
     bufs: dict[str, torch.Tensor] = {}
     diverged: list[int | None] = [None] * len(models)

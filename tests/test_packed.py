@@ -21,7 +21,8 @@ def _model(seed):
     return create_model("cifar_cnn", num_classes=10, width=0.25, hidden=16, image_size=8)
 
 
-def test_packed_training_matches_training_each_model_alone():
+@pytest.mark.parametrize("method", ["vmap", "grouped"])
+def test_packed_training_matches_training_each_model_alone(method):
     x, y = _data()
     cfg = TrainConfig(epochs=2, batch_size=32, lr=0.05, weight_decay=0.0, warmup_epochs=0.5, milestones=[2],
                       base_augment="crop_flip")
@@ -33,7 +34,7 @@ def test_packed_training_matches_training_each_model_alone():
         alone.append(model)
     packed = [_model(seed) for seed, _, _ in setups]
     diverged = train_packed(packed, x, y, cfg, [Generators.seeded(s, x.device) for s, _, _ in setups],
-                            [a for _, a, _ in setups], [w for _, _, w in setups])
+                            [a for _, a, _ in setups], [w for _, _, w in setups], method)
     assert diverged == [None, None, None]
     for a, b in zip(alone, packed, strict=True):
         for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
@@ -60,3 +61,24 @@ def test_batch_norm_models_are_refused():
     with pytest.raises(RtError, match="needs a model without batch norm"):
         train_packed(models, *_data(), TrainConfig(epochs=1), [Generators.seeded(0, torch.device("cpu"))] * 2,
                      [None, None], [0.0, 0.0])
+
+
+def test_grouped_forward_equals_each_model_forward():
+    from torch.func import stack_module_state
+
+    from rt_core.grouped import grouped_forward, layers
+
+    models = [_model(seed) for seed in range(3)]
+    x = torch.rand(3, 5, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    params, buffers = stack_module_state(models)
+    out = grouped_forward(layers(models[0]), params, buffers, x)
+    for k, model in enumerate(models):
+        assert torch.allclose(out[k], model(x[k]), atol=1e-6)
+
+
+def test_grouped_packing_refuses_models_it_cannot_group():
+    models = [create_model("resnet18", num_classes=10, width=0.125) for _ in range(2)]
+    from rt_core.grouped import layers
+
+    with pytest.raises(RtError, match="grouped packing does not support layer features.2"):
+        layers(models[0])
