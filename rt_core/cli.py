@@ -90,6 +90,9 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     p.add_argument("--force", action="store_true", help="write into a store made for a different config")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-trial lines")
+    p.add_argument("--pack", type=int, default=1, metavar="K",
+                   help="train up to K packable trials together (vanilla, augmentations, weight decay; models "
+                        "without batch norm): worth it on a GPU, e.g. --pack 16; default 1 (each alone)")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="local: one trial after another here (default); ray: one Ray task per trial")
     p.add_argument("--address", help="Ray cluster address (default: start a local instance for the run)")
@@ -123,7 +126,7 @@ def run_command(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     counts = run_sweep(cfg, args.out, device=args.device, force=args.force, quiet=args.quiet,
-                       executor=make_executor(args))
+                       executor=make_executor(args), pack=args.pack)
     done = ", ".join(f"{v} {k}" for k, v in counts.items() if k != "total")
     print(f"{counts['total']} trials ({done}); results in {args.out}/results.sqlite and results.csv")
     if counts.get("failed"):

@@ -45,7 +45,7 @@ def load_domain(data_cfg, device: torch.device) -> Domain:
     return Domain(xtr.to(device), ytr.to(device), xte.to(device), yte.to(device), classes)
 
 
-def _plugin_objects(trial: Trial):
+def plugin_objects(trial: Trial):
     """(augmentation, regularizer) for the trial; both None for vanilla."""
     if trial.plugin == VANILLA:
         return None, None
@@ -78,19 +78,18 @@ def _finetune_metrics(model, tgt: Domain, cfg: ExperimentConfig, gens: Generator
     return {"acc_tgt": acc, "loss_tgt": loss}, {"finetune_s": time.perf_counter() - t0}
 
 
-def run_trial(trial: Trial, cfg: ExperimentConfig, src: Domain, tgt: Domain, device: torch.device,
-              on_epoch: Callable[[int, float], None] | None = None) -> tuple[dict, dict]:
-    """Run one trial; return (metrics, timings). Raises train.Diverged on a non-finite loss."""
-    t0 = time.perf_counter()
+def new_model(trial: Trial, cfg: ExperimentConfig, num_classes: int, device: torch.device):
+    """The trial's freshly initialised source model (seeded by the trial's seed; channels_last on CUDA)."""
     torch.manual_seed(trial.seed)
-    model = create_model(cfg.model.name, num_classes=src.num_classes, **cfg.model.options).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    gens = Generators.seeded(trial.seed, device)
-    augmentation, regularizer = _plugin_objects(trial)
-    train_source(model, src.x_train, src.y_train, cfg.train, gens, augmentation, regularizer, on_epoch)
-    timings = {"source_train_s": time.perf_counter() - t0}
-    metrics = {}
+    model = create_model(cfg.model.name, num_classes=num_classes, **cfg.model.options).to(device)
+    return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
+
+
+def evaluate_trial(model, trial: Trial, cfg: ExperimentConfig, src: Domain, tgt: Domain,
+                   gens: Generators) -> tuple[dict, dict]:
+    """Metrics and timings of a trained source model: acc_src, the target head, tau, rob_src."""
+    t0 = time.perf_counter()
+    metrics, timings = {}, {}
     metrics["acc_src"], _ = accuracy_and_loss(predict(model, src.x_test), src.y_test)
     if cfg.transfer.mode == "linear_probe":
         more, t = _probe_metrics(model, src, tgt, cfg)
@@ -106,5 +105,18 @@ def run_trial(trial: Trial, cfg: ExperimentConfig, src: Domain, tgt: Domain, dev
     metrics["rob_src"] = robust_accuracy(model, src.x_test[:n], src.y_test[:n], a.eps, a.steps, a.alpha or None,
                                          a.norm, a.restarts, seed=trial.seed)
     timings["robust_eval_s"] = time.perf_counter() - t2
-    timings["total_s"] = time.perf_counter() - t0
+    timings["evaluate_s"] = time.perf_counter() - t0
     return metrics, timings
+
+
+def run_trial(trial: Trial, cfg: ExperimentConfig, src: Domain, tgt: Domain, device: torch.device,
+              on_epoch: Callable[[int, float], None] | None = None) -> tuple[dict, dict]:
+    """Run one trial; return (metrics, timings). Raises train.Diverged on a non-finite loss."""
+    t0 = time.perf_counter()
+    model = new_model(trial, cfg, src.num_classes, device)
+    gens = Generators.seeded(trial.seed, device)
+    augmentation, regularizer = plugin_objects(trial)
+    train_source(model, src.x_train, src.y_train, cfg.train, gens, augmentation, regularizer, on_epoch)
+    train_s = time.perf_counter() - t0
+    metrics, timings = evaluate_trial(model, trial, cfg, src, tgt, gens)
+    return metrics, {"source_train_s": train_s, **timings, "total_s": train_s + timings.pop("evaluate_s")}

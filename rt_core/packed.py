@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -66,11 +67,11 @@ def _sgd(params: dict, bufs: dict, lr: float, momentum: float, wd: torch.Tensor)
 
 def train_packed(models: list[torch.nn.Module], x: torch.Tensor, y: torch.Tensor, cfg, gens: list[Generators],
                  augmentations: list[Augmentation | None], weight_decays: list[float],
-                 method: str = "vmap") -> list[int | None]:
+                 method: str = "vmap", on_epoch: Callable[[int], None] | None = None) -> list[int | None]:
     """Train ``models`` in place per ``cfg`` (a TrainConfig), model k with ``gens[k]``,
     ``augmentations[k]`` and weight decay ``weight_decays[k]``, packed by ``method`` ("vmap" or
     "grouped"). Returns, per model, the epoch whose mean loss was not finite (``None`` when it
-    trained through)."""
+    trained through). ``on_epoch(epoch)`` is called after each epoch."""
     _check(models)
     step_fn = _forward(models, method)
     params, buffers = stack_module_state(models)
@@ -93,6 +94,8 @@ def train_packed(models: list[torch.nn.Module], x: torch.Tensor, y: torch.Tensor
         for k, mean in enumerate((total / len(x)).tolist()):
             if diverged[k] is None and not math.isfinite(mean):
                 diverged[k] = epoch
+        if on_epoch is not None:
+            on_epoch(epoch)
     _unstack(models, params)
     return diverged
 

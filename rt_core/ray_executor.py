@@ -1,12 +1,13 @@
 """Run a sweep's trials as Ray tasks, on a running cluster (``address``) or a local one started
 for the run. Outcomes come back to the driver, the single writer of ``results.sqlite``.
 
-Each trial is one task asking for ``cpus_per_trial`` CPUs and ``gpus_per_trial`` GPUs (fractions
-allowed, e.g. 0.25 packs four trials on a GPU). A worker that dies mid-trial (killed, out of
-memory) makes Ray rerun the task from scratch, at most ``max_retries`` times; after that the trial
-is stored as ``failed`` and the sweep goes on. A task runs torch on ``int(cpus_per_trial)`` threads
-(at least 1); CPU results depend on the thread count in the last float digits, which training
-amplifies, so compare with a local run on as many threads (``versions.threads`` records it).
+Each trial (each pack of trials with ``rt run --pack``) is one task asking for ``cpus_per_trial``
+CPUs and ``gpus_per_trial`` GPUs (fractions allowed, e.g. 0.25 shares a GPU among four tasks). A
+worker that dies mid-task (killed, out of memory) makes Ray rerun the task from scratch, at most
+``max_retries`` times; after that its trials are stored as ``failed`` and the sweep goes on.
+A task runs torch on ``int(cpus_per_trial)`` threads (at least 1); CPU results depend on the
+thread count in the last float digits, which training amplifies, so compare with a local run on
+as many threads (``versions.threads`` records it).
 Exceptions raised by a plugin are not retried: the trial runner turns them into a ``failed``
 outcome inside the worker.
 """
@@ -34,11 +35,11 @@ def import_ray() -> Any:
     return ray
 
 
-def _run_remote(runner: TrialRunner, trial: Trial, key: str, threads: int) -> Outcome:
+def _run_remote(runner: TrialRunner, pack: list[tuple[Trial, str]], threads: int) -> list[Outcome]:
     import torch
 
     torch.set_num_threads(threads)
-    return runner(trial, key)
+    return runner(pack)
 
 
 class RayExecutor:
@@ -74,34 +75,33 @@ class RayExecutor:
                           "or leave it out to start a local instance") from err
         return True
 
-    def map(self, runner: TrialRunner, jobs: Iterable[tuple[Trial, str]],
+    def map(self, runner: TrialRunner, packs: Iterable[list[tuple[Trial, str]]],
             on_start: Callable[[Trial, str], None]) -> Iterator[Outcome]:
-        """Submit every job (each recorded as started), then yield outcomes as they complete."""
+        """Submit every pack (each trial recorded as started), then yield outcomes as packs complete."""
         ray = self.ray
         started_here = self._init()
         task = ray.remote(_run_remote).options(num_cpus=self.cpus, num_gpus=self.gpus,
                                                max_retries=self.max_retries, retry_exceptions=False)
         runner_ref = ray.put(runner)
-        pending: dict[Any, tuple[Trial, str]] = {}
+        pending: dict[Any, list[tuple[Trial, str]]] = {}
         try:
-            for trial, key in jobs:
-                on_start(trial, key)
-                pending[task.remote(runner_ref, trial, key, self.threads)] = (trial, key)
+            for pack in packs:
+                for trial, key in pack:
+                    on_start(trial, key)
+                pending[task.remote(runner_ref, pack, self.threads)] = pack
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
-                trial, key = pending.pop(done[0])
-                yield self._outcome(done[0], trial, key)
+                yield from self._outcomes(done[0], pending.pop(done[0]))
         finally:
             for ref in pending:
                 ray.cancel(ref, force=True)
             if started_here:
                 ray.shutdown()
 
-    def _outcome(self, ref: Any, trial: Trial, key: str) -> Outcome:
+    def _outcomes(self, ref: Any, pack: list[tuple[Trial, str]]) -> list[Outcome]:
         try:
             return self.ray.get(ref)
         except self.ray.exceptions.RayError as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-            return Outcome(trial, key, "failed", {}, {}, traceback=str(err),
-                           error=f"Ray task failed after at most {self.max_retries} retries: "
-                                 f"{type(err).__name__}: {first}")
+            error = f"Ray task failed after at most {self.max_retries} retries: {type(err).__name__}: {first}"
+            return [Outcome(trial, key, "failed", {}, {}, traceback=str(err), error=error) for trial, key in pack]

@@ -23,8 +23,9 @@ from tqdm.auto import tqdm
 
 from rt_core import __version__
 from rt_core.config import ExperimentConfig
-from rt_core.engine import Domain, load_domain, run_trial
+from rt_core.engine import Domain, evaluate_trial, load_domain, run_trial
 from rt_core.errors import RtError
+from rt_core.packing import make_packs, packing_method, train_pack
 from rt_core.plugins import ensure_plugins, in_process_plugins, notify_trial_finished
 from rt_core.store import Store, read_statuses
 from rt_core.train import Diverged
@@ -76,7 +77,8 @@ def domains(cfg: ExperimentConfig, device: torch.device) -> tuple[Domain, Domain
 
 @dataclass
 class TrialRunner:
-    """Runs one trial in whichever process it lands in (this one, or a Ray worker); picklable.
+    """Runs a pack of trials (usually one; see ``rt_core.packing``) in whichever process it lands
+    in (this one, or a Ray worker); picklable.
 
     A plugin that raises makes the trial ``failed`` (error line and traceback kept); a non-finite
     loss makes it ``diverged`` with its epoch; either way the sweep goes on. ``extra_plugins`` are
@@ -88,23 +90,57 @@ class TrialRunner:
     show_epochs: bool = False
     extra_plugins: tuple = ()
 
-    def __call__(self, trial: Trial, key: str) -> Outcome:
+    def __call__(self, pack: list[tuple[Trial, str]]) -> list[Outcome]:
+        """Outcomes of a pack of (trial, key): one trial run alone, or several trained together."""
         ensure_plugins(self.extra_plugins)
         dev = resolve_device(self.device)
         src, tgt = domains(self.cfg, dev)
-        bar = tqdm(total=self.cfg.train.epochs, desc=f"  {trial.label} seed {trial.seed}", leave=False,
-                   disable=not self.show_epochs, unit="ep")
+        if len(pack) == 1:
+            return [self._alone(*pack[0], dev, src, tgt)]
+        return self._packed(pack, dev, src, tgt)
+
+    def _bar(self, label: str):
+        return tqdm(total=self.cfg.train.epochs, desc=f"  {label}", leave=False, disable=not self.show_epochs,
+                    unit="ep")
+
+    def _alone(self, trial: Trial, key: str, dev: torch.device, src: Domain, tgt: Domain) -> Outcome:
+        with self._bar(f"{trial.label} seed {trial.seed}") as bar:
+            return _guarded(trial, key, versions(dev), lambda: run_trial(
+                trial, self.cfg, src, tgt, dev, on_epoch=lambda e, loss: (bar.update(1), bar.set_postfix(
+                    loss=f"{loss:.3f}"))))
+
+    def _packed(self, pack: list[tuple[Trial, str]], dev: torch.device, src: Domain, tgt: Domain) -> list[Outcome]:
+        method = packing_method(self.cfg, src.num_classes)
+        t0 = time.perf_counter()
         try:
-            metrics, timings = run_trial(trial, self.cfg, src, tgt, dev,
-                                         on_epoch=lambda e, loss: (bar.update(1), bar.set_postfix(loss=f"{loss:.3f}")))
-            return Outcome(trial, key, "finished", metrics, timings, versions=versions(dev))
-        except Diverged as err:
-            return Outcome(trial, key, "diverged", {}, {}, error=str(err), epoch=err.epoch, versions=versions(dev))
-        except Exception as err:  # noqa: BLE001 - any plugin error fails this trial only
-            return Outcome(trial, key, "failed", {}, {}, error=f"{type(err).__name__}: {err}".splitlines()[0],
-                           traceback=traceback.format_exc(), versions=versions(dev))
-        finally:
-            bar.close()
+            with self._bar(f"pack of {len(pack)} ({method})") as bar:
+                models, gens, diverged = train_pack([t for t, _ in pack], self.cfg, src, dev, method,
+                                                    lambda e: bar.update(1))
+        except Exception:  # noqa: BLE001 - a plugin failed inside the pack: each trial alone, so only its own fails
+            return [self._alone(t, k, dev, src, tgt) for t, k in pack]
+        train_s = (time.perf_counter() - t0) / len(pack)
+        info = {**versions(dev), "packed": f"{method} x{len(pack)}"}
+        outcomes = []
+        for (trial, key), model, g, epoch in zip(pack, models, gens, diverged, strict=True):
+            def evaluate(model=model, g=g, trial=trial, epoch=epoch):
+                if epoch is not None:
+                    raise Diverged(epoch)
+                metrics, t = evaluate_trial(model, trial, self.cfg, src, tgt, g)
+                return metrics, {"source_train_s": train_s, **t, "total_s": train_s + t.pop("evaluate_s")}
+            outcomes.append(_guarded(trial, key, info, evaluate))
+        return outcomes
+
+
+def _guarded(trial: Trial, key: str, info: dict, run: Callable[[], tuple[dict, dict]]) -> Outcome:
+    """The outcome of ``run()``: finished, diverged (train.Diverged) or failed (any other error)."""
+    try:
+        metrics, timings = run()
+        return Outcome(trial, key, "finished", metrics, timings, versions=info)
+    except Diverged as err:
+        return Outcome(trial, key, "diverged", {}, {}, error=str(err), epoch=err.epoch, versions=info)
+    except Exception as err:  # noqa: BLE001 - any plugin error fails this trial only
+        return Outcome(trial, key, "failed", {}, {}, error=f"{type(err).__name__}: {err}".splitlines()[0],
+                       traceback=traceback.format_exc(), versions=info)
 
 
 class LocalExecutor:
@@ -116,11 +152,12 @@ class LocalExecutor:
         resolve_device(requested)
         return requested
 
-    def map(self, runner: Callable[[Trial, str], Outcome], jobs: Iterable[tuple[Trial, str]],
-            on_start: Callable[[Trial, str], None]) -> Iterator[Outcome]:
-        for trial, key in jobs:
-            on_start(trial, key)
-            yield runner(trial, key)
+    def map(self, runner: Callable[[list[tuple[Trial, str]]], list[Outcome]],
+            packs: Iterable[list[tuple[Trial, str]]], on_start: Callable[[Trial, str], None]) -> Iterator[Outcome]:
+        for pack in packs:
+            for trial, key in pack:
+                on_start(trial, key)
+            yield from runner(pack)
 
 
 def experiment_key(cfg: ExperimentConfig) -> str:
@@ -177,8 +214,9 @@ def _summary(outcome: Outcome) -> str:
 
 
 def run_sweep(cfg: ExperimentConfig, out: str, device: str = "auto", force: bool = False,
-              executor: Any = None, quiet: bool = False) -> dict[str, int]:
-    """Run every unfinished trial of ``cfg`` into ``out``; return counts per status.
+              executor: Any = None, quiet: bool = False, pack: int = 1) -> dict[str, int]:
+    """Run every unfinished trial of ``cfg`` into ``out``; return counts per status. With
+    ``pack`` > 1, up to that many packable trials train together (``rt_core.packing``).
 
     Everything that can be wrong with the input (device, store, data) is checked before the
     first write, so bad input leaves ``out`` as it was.
@@ -191,8 +229,11 @@ def run_sweep(cfg: ExperimentConfig, out: str, device: str = "auto", force: bool
     counts = {"total": len(trials), "skipped": len(trials) - len(todo)}
     here = getattr(executor, "in_process", False)
     runner = TrialRunner(cfg, worker_device, sys.stderr.isatty() and not quiet and here, in_process_plugins())
+    if pack < 1:
+        raise RtError(f"--pack must be at least 1 (got {pack}); 1 trains every trial alone")
     if todo:  # load (and so check) the data before the first write; kept for the trials run here
-        domains(cfg, resolve_device(worker_device) if here else torch.device("cpu"))
+        src, _ = domains(cfg, resolve_device(worker_device) if here else torch.device("cpu"))
+        todo = make_packs(cfg, todo, pack, src.num_classes)
     store = _open_for_writing(out, cfg)
     if todo:
         _run(store, runner, executor, todo, counts, quiet)
@@ -201,15 +242,15 @@ def run_sweep(cfg: ExperimentConfig, out: str, device: str = "auto", force: bool
     return counts
 
 
-def _run(store: Store, runner: TrialRunner, executor: Any, todo: list, counts: dict, quiet: bool) -> None:
+def _run(store: Store, runner: TrialRunner, executor: Any, packs: list, counts: dict, quiet: bool) -> None:
     cfg = runner.cfg
 
     def on_start(t: Trial, k: str) -> None:
         store.start(k, t.plugin, t.strength, t.seed, trial_config(cfg, t))
 
-    bar = tqdm(total=len(todo), desc=f"{cfg.name}: trials", unit="trial", disable=quiet)
+    bar = tqdm(total=sum(map(len, packs)), desc=f"{cfg.name}: trials", unit="trial", disable=quiet)
     started = time.perf_counter()
-    for outcome in executor.map(runner, todo, on_start):
+    for outcome in executor.map(runner, packs, on_start):
         row = _record(store, outcome)
         notify_trial_finished(outcome.trial, row)
         counts[outcome.status] = counts.get(outcome.status, 0) + 1

@@ -86,3 +86,14 @@ def test_without_ray_installed_the_error_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(RtError, match=r"needs Ray, which is not installed; install it with .*rt-toolkit\[ray\]"):
         RayExecutor()
+
+
+def test_a_pack_runs_as_one_ray_task_with_the_local_packed_metrics(tmp_path, one_thread):
+    cfg = from_dict(tomllib.loads(Path(write_tiny(tmp_path / "t.toml")).read_text()))
+    local = run_sweep(cfg, str(tmp_path / "local"), device="cpu", quiet=True, pack=6)
+    remote = run_sweep(cfg, str(tmp_path / "ray"), device="cpu", quiet=True, pack=6,
+                       executor=RayExecutor(num_cpus=2, cpus_per_trial=1))
+    assert local == remote == {"total": 6, "skipped": 0, "finished": 6}
+    a, b = _metrics(tmp_path / "local"), _metrics(tmp_path / "ray")
+    assert a.keys() == b.keys() and all(b[k] == pytest.approx(a[k], rel=1e-4, abs=1e-4) for k in a)
+    assert {r["versions"]["packed"] for r in Store(tmp_path / "ray").rows()} == {"grouped x6"}
