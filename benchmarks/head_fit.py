@@ -1,15 +1,16 @@
-"""Item 1, head fitting: our linear probe (features extracted once, standardised, full-batch
-L-BFGS) vs the common practice of SGD epochs through the frozen network, on the same target data.
+"""Item 1, head fitting: our linear probe (``rt_core.transfer.fit_linear_probe``: features
+extracted once, standardised, full-batch L-BFGS-B on the analytic gradient) vs the common
+practice of SGD epochs through the frozen network, on the same target data.
 
 The baseline is the released [XU22] target protocol (SCIENCE.md section 4): a fresh linear head,
 SGD lr 0.01, momentum 0.9, weight decay 5e-4, batch 128, 40 epochs with LR x0.1 at 20 and 30, the
 images passed through the frozen network for every batch; its time is 40 x the median epoch time
-of one run (each epoch a repeat), the probe's the median of ``repeats`` fits. The probe runs the quickstart's
-``probe_iters`` L-BFGS iterations. Two scales: the quickstart model (16x16, width 0.5, trained for
-4 epochs) and the paper's CIFAR_CNN (32x32, width 1, 1.18M parameters; Kaiming-initialised, not
-trained, to keep the benchmark short: its features are random, the timing is the paper model's).
-Measures per scale: time ratio baseline/probe (goal >= 20) and both target test accuracies
-(goal: SGD accuracy minus probe accuracy <= 0.5 point).
+of one run (each epoch a repeat), the probe's the median of ``repeats`` fits. The probe runs at
+most the quickstart's ``probe_iters`` L-BFGS-B iterations. Two scales: the quickstart model
+(16x16, width 0.5, trained for 4 epochs) and the paper's CIFAR_CNN (32x32, width 1, 1.18M
+parameters; Kaiming-initialised, not trained, to keep the benchmark short: its features are
+random, the timing is the paper model's). Measures per scale: time ratio baseline/probe (goal
+>= 20) and both target test accuracies (goal: SGD accuracy minus probe accuracy <= 0.5 point).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from rt_core import __version__
 from rt_core.config import ExperimentConfig
-from rt_core.engine import Domain, evaluate_trial, load_domain, run_trial
+from rt_core.engine import Domain, evaluate_trial, load_domain, run_trial, trial_timings
 from rt_core.errors import RtError
 from rt_core.packing import make_packs, packing_method, train_pack
 from rt_core.plugins import ensure_plugins, in_process_plugins, notify_trial_finished
@@ -126,7 +126,7 @@ class TrialRunner:
                 if epoch is not None:
                     raise Diverged(epoch)
                 metrics, t = evaluate_trial(model, trial, self.cfg, src, tgt, g)
-                return metrics, {"source_train_s": train_s, **t, "total_s": train_s + t.pop("evaluate_s")}
+                return metrics, trial_timings(train_s, t)
             outcomes.append(_guarded(trial, key, info, evaluate))
         return outcomes
 

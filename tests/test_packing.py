@@ -68,6 +68,7 @@ def test_packed_sweep_matches_the_unpacked_sweep(tmp_path):
             assert row["metrics"][name] == pytest.approx(ref[name], abs=1e-9), (row["plugin"], name)
         for name in ("loss_src", "loss_tgt"):
             assert row["metrics"][name] == pytest.approx(ref[name], abs=1e-3), (row["plugin"], name)
+        assert row["timings"].keys() == alone[key]["timings"].keys()
         assert row["timings"]["source_train_s"] > 0
 
 
