@@ -11,8 +11,9 @@ import time
 
 import torch
 
-from benchmarks.common import domains, quickstart
+from benchmarks.common import quickstart
 from benchmarks.harness import Measure, info
+from rt_core.engine import load_domain
 from rt_core.store import Store
 from rt_core.sweep import run_sweep
 
@@ -23,8 +24,8 @@ def run(device: torch.device, repeats: int = 1) -> tuple[list[Measure], dict]:
     from theory.report_job import report_store
 
     cfg = quickstart()
-    t0 = time.perf_counter()
-    domains(cfg, device)
+    t0 = time.perf_counter()  # the loaders themselves, not this process's cache of their result
+    load_domain(cfg.source, device), load_domain(cfg.target, device)
     t_data = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as out:
         t1 = time.perf_counter()

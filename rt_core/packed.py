@@ -67,12 +67,15 @@ def _sgd(params: dict, bufs: dict, lr: float, momentum: float, wd: torch.Tensor)
 
 def train_packed(models: list[torch.nn.Module], x: torch.Tensor, y: torch.Tensor, cfg, gens: list[Generators],
                  augmentations: list[Augmentation | None], weight_decays: list[float],
-                 method: str = "vmap", on_epoch: Callable[[int], None] | None = None) -> list[int | None]:
+                 method: str = "vmap", on_epoch: Callable[[int], None] | None = None,
+                 autocast: bool | None = None) -> list[int | None]:
     """Train ``models`` in place per ``cfg`` (a TrainConfig), model k with ``gens[k]``,
     ``augmentations[k]`` and weight decay ``weight_decays[k]``, packed by ``method`` ("vmap" or
     "grouped"). Returns, per model, the epoch whose mean loss was not finite (``None`` when it
-    trained through). ``on_epoch(epoch)`` is called after each epoch."""
+    trained through). ``on_epoch(epoch)`` is called after each epoch; ``autocast`` (bf16; default:
+    on CUDA only) runs the forward pass under bf16 autocast."""
     _check(models)
+    autocast = x.device.type == "cuda" if autocast is None else autocast
     step_fn = _forward(models, method)
     params, buffers = stack_module_state(models)
     wd = torch.tensor(weight_decays, dtype=x.dtype, device=x.device)
@@ -84,7 +87,7 @@ def train_packed(models: list[torch.nn.Module], x: torch.Tensor, y: torch.Tensor
         total = torch.zeros(len(models), device=x.device)
         for i in range(0, len(x), cfg.batch_size):
             xb, yb = _batches(x, y, order, i, cfg.batch_size, gens, augmentations, cfg.base_augment)
-            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=x.device.type == "cuda"):
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
                 logits = step_fn(params, buffers, xb).float()
             losses = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="none").view(len(models), -1).mean(1)
             losses.sum().backward()

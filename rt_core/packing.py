@@ -5,7 +5,8 @@ in seed, augmentation and weight decay: vanilla, any augmentation plugin, and a 
 acts through the optimizer's weight decay alone (it overrides neither ``perturb`` nor ``penalty``,
 needs no input gradients, and its ``optimizer_settings`` change nothing but ``weight_decay``).
 The model must have no batch norm. Packs use grouped convolutions where the model is a plain
-sequential CNN (the faster packing on CPU, benchmarks/packed.py) and vmap otherwise. Each packed
+sequential CNN (1.02-1.22x faster than vmap on 2 CPU cores in benchmarks/packed.py) and vmap
+otherwise. Each packed
 model trains exactly as ``train_source`` would train it alone, up to float rounding; its metrics
 come from the same evaluation as an unpacked trial's.
 """

@@ -42,11 +42,12 @@ def test_attack_step_flops_of_a_linear_model_is_4dk():
     assert flops == 4 * d * k  # forward x W^T (2dk) + gradient w.r.t. the input (2dk), no weight gradient
 
 
-def test_pgd_rate_runs_and_reports_an_accuracy():
+@pytest.mark.parametrize("bf16", [False, True])  # bf16 autocast runs on CPU too: the GPU path's code
+def test_pgd_rate_runs_and_reports_an_accuracy(bf16):
     torch.manual_seed(0)
     model = create_model("cifar_cnn", num_classes=10, width=0.25, hidden=8, image_size=8)
     x, y = torch.rand(16, 3, 8, 8), torch.randint(0, 10, (16,))
-    rate, acc = gpu.pgd_rate(model, x, y, batch=8, bf16=False)
+    rate, acc = gpu.pgd_rate(model, x, y, batch=8, bf16=bf16)
     assert rate > 0 and 0 <= acc <= 100
 
 

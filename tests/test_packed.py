@@ -82,3 +82,19 @@ def test_grouped_packing_refuses_models_it_cannot_group():
 
     with pytest.raises(RtError, match="grouped packing does not support layer features.2"):
         layers(models[0])
+
+
+@pytest.mark.parametrize("method", ["vmap", "grouped"])
+def test_bf16_autocast_packing_runs_and_stays_near_fp32(method):
+    # the GPU path trains under bf16 autocast; CPU autocast runs the same code
+    x, y = _data()
+    cfg = TrainConfig(epochs=1, batch_size=32, lr=0.05, weight_decay=0.0, milestones=[])
+    runs = []
+    for autocast in (False, True):
+        models = [_model(s) for s in (0, 1)]
+        assert train_packed(models, x, y, cfg, [Generators.seeded(s, x.device) for s in (0, 1)], [None, None],
+                            [0.0, 0.0], method, autocast=autocast) == [None, None]
+        runs.append(models)
+    for fp32, bf16 in zip(*runs, strict=True):
+        assert bf16.head.weight.dtype == torch.float32
+        assert torch.allclose(fp32.head.weight, bf16.head.weight, atol=0.05)
