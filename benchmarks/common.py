@@ -10,7 +10,7 @@ import torch
 
 from rt_core.api import create_model
 from rt_core.config import ExperimentConfig, load_config
-from rt_core.engine import Domain
+from rt_core.engine import Domain, channels_last
 from rt_core.sweep import domains  # noqa: F401 - (source, target), loaded once per process
 from rt_core.train import Generators, train_source
 
@@ -23,9 +23,10 @@ def quickstart() -> ExperimentConfig:
 
 
 def trained_model(cfg: ExperimentConfig, src: Domain, epochs: int = 4, seed: int = SEED):
-    """The quickstart's vanilla source model after ``epochs`` epochs (seeded)."""
+    """The quickstart's vanilla source model after ``epochs`` epochs (seeded), in the sweep's layout."""
     torch.manual_seed(seed)
-    model = create_model(cfg.model.name, num_classes=src.num_classes, **cfg.model.options).to(src.x_train.device)
+    model = channels_last(create_model(cfg.model.name, num_classes=src.num_classes, **cfg.model.options)
+                          .to(src.x_train.device))
     train_cfg = replace(cfg.train, epochs=epochs, milestones=[])
     train_source(model, src.x_train, src.y_train, train_cfg, Generators.seeded(seed, src.x_train.device))
     return model.eval()

@@ -15,6 +15,7 @@ import torch
 from benchmarks.common import domains, quickstart
 from benchmarks.harness import Measure, at_least, info, median_time
 from rt_core.api import create_model
+from rt_core.engine import channels_last
 from rt_core.packed import train_packed
 from rt_core.train import Generators, train_source
 
@@ -25,7 +26,8 @@ def _models(cfg, num_classes, device):
     out = []
     for seed in range(K):
         torch.manual_seed(seed)
-        out.append(create_model(cfg.model.name, num_classes=num_classes, **cfg.model.options).to(device))
+        out.append(channels_last(create_model(cfg.model.name, num_classes=num_classes, **cfg.model.options)
+                                 .to(device)))
     return out
 
 
