@@ -6,11 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import torch
-
-from rt_core.api import create_model
 from rt_core.config import ExperimentConfig, load_config
-from rt_core.engine import Domain, channels_last
+from rt_core.engine import Domain, new_model
 from rt_core.sweep import domains  # noqa: F401 - (source, target), loaded once per process
 from rt_core.train import Generators, train_source
 
@@ -24,9 +21,7 @@ def quickstart() -> ExperimentConfig:
 
 def trained_model(cfg: ExperimentConfig, src: Domain, epochs: int = 4, seed: int = SEED):
     """The quickstart's vanilla source model after ``epochs`` epochs (seeded), in the sweep's layout."""
-    torch.manual_seed(seed)
-    model = channels_last(create_model(cfg.model.name, num_classes=src.num_classes, **cfg.model.options)
-                          .to(src.x_train.device))
+    model = new_model(cfg, src.num_classes, src.x_train.device, seed)
     train_cfg = replace(cfg.train, epochs=epochs, milestones=[])
     train_source(model, src.x_train, src.y_train, train_cfg, Generators.seeded(seed, src.x_train.device))
     return model.eval()

@@ -14,8 +14,7 @@ import torch
 
 from benchmarks.common import domains, quickstart
 from benchmarks.harness import Measure, at_least, info, median_time
-from rt_core.api import create_model
-from rt_core.engine import channels_last
+from rt_core.engine import new_model
 from rt_core.packed import train_packed
 from rt_core.train import Generators, train_source
 
@@ -23,12 +22,7 @@ K = 16
 
 
 def _models(cfg, num_classes, device):
-    out = []
-    for seed in range(K):
-        torch.manual_seed(seed)
-        out.append(channels_last(create_model(cfg.model.name, num_classes=num_classes, **cfg.model.options)
-                                 .to(device)))
-    return out
+    return [new_model(cfg, num_classes, device, seed) for seed in range(K)]
 
 
 def run(device: torch.device, repeats: int = 2) -> tuple[list[Measure], dict]:

@@ -12,8 +12,8 @@ import torch
 
 from benchmarks.common import SEED, domains, quickstart
 from benchmarks.harness import Measure, at_most, info, interleaved_times
-from rt_core.api import create_model, create_regularizer
-from rt_core.engine import channels_last
+from rt_core.api import create_regularizer
+from rt_core.engine import new_model
 from rt_core.train import Generators, make_optimizer, train_step
 
 REGULARIZERS = {"plain": None, "jacobian": ("jacobian", 1e-5, {}), "adversarial PGD-7": ("adversarial", 0.0025,
@@ -23,10 +23,8 @@ GOALS = {"jacobian": 2.5, "adversarial PGD-7": 6.5}
 
 def _step(cfg, src, batch: int, entry):
     """A closure running one training step of a fresh model with regularizer ``entry``."""
-    torch.manual_seed(SEED)
     device = src.x_train.device
-    model = channels_last(create_model(cfg.model.name, num_classes=src.num_classes, **cfg.model.options)
-                          .to(device)).train()
+    model = new_model(cfg, src.num_classes, device, SEED).train()
     reg = None if entry is None else create_regularizer(entry[0], entry[1], **entry[2])
     opt = make_optimizer(model, 1e-3, 0.9, 0.0, reg)
     gens = Generators.seeded(SEED, device)

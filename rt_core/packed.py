@@ -30,8 +30,13 @@ from rt_core.grouped import grouped_forward, layers
 from rt_core.train import Generators, augment_batch, lr_factor
 
 
+def has_batch_norm(model: torch.nn.Module) -> bool:
+    """True when some layer keeps running statistics (batch norm), i.e. training mutates buffers."""
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
 def _check(models: list[torch.nn.Module]) -> None:
-    if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in models[0].modules()):
+    if has_batch_norm(models[0]):
         raise RtError("packed training needs a model without batch norm (its running statistics are state); "
                       "train such models one at a time")
 

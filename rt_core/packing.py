@@ -5,10 +5,9 @@ in seed, augmentation and weight decay: vanilla, any augmentation plugin, and a 
 acts through the optimizer's weight decay alone (it overrides neither ``perturb`` nor ``penalty``,
 needs no input gradients, and its ``optimizer_settings`` change nothing but ``weight_decay``).
 The model must have no batch norm. Packs use grouped convolutions where the model is a plain
-sequential CNN (1.02-1.22x faster than vmap on 2 CPU cores in benchmarks/packed.py) and vmap
-otherwise. Each packed
-model trains exactly as ``train_source`` would train it alone, up to float rounding; its metrics
-come from the same evaluation as an unpacked trial's.
+sequential CNN (1.02-1.51x faster than vmap on 2 CPU cores across runs of benchmarks/packed.py)
+and vmap otherwise. Each packed model trains exactly as ``train_source`` would train it alone, up
+to float rounding; its metrics come from the same evaluation as an unpacked trial's.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from rt_core.config import ExperimentConfig
 from rt_core.engine import Domain, new_model, plugin_objects
 from rt_core.errors import RtError
 from rt_core.grouped import layers
-from rt_core.packed import train_packed
+from rt_core.packed import has_batch_norm, train_packed
 from rt_core.regularize import Regularizer
 from rt_core.train import Generators
 from rt_core.trials import Trial
@@ -51,7 +50,7 @@ def pack_settings(trial: Trial, cfg: ExperimentConfig) -> tuple[Augmentation | N
 def packing_method(cfg: ExperimentConfig, num_classes: int) -> str | None:
     """"grouped" for a plain sequential CNN, "vmap" for another model without batch norm, None with it."""
     model = create_model(cfg.model.name, num_classes=num_classes, **cfg.model.options)
-    if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+    if has_batch_norm(model):
         return None
     try:
         layers(model)
@@ -65,15 +64,16 @@ def make_packs(cfg: ExperimentConfig, jobs: list[tuple[Trial, str]], size: int,
     """``jobs`` as packs of at most ``size`` packable trials, in order, then every other trial alone."""
     if size <= 1 or packing_method(cfg, num_classes) is None:
         return [[job] for job in jobs]
-    packable = [job for job in jobs if pack_settings(job[0], cfg) is not None]
-    alone = [[job] for job in jobs if job not in packable]
-    return [packable[i:i + size] for i in range(0, len(packable), size)] + alone
+    packable, alone = [], []
+    for job in jobs:
+        (alone if pack_settings(job[0], cfg) is None else packable).append(job)
+    return [packable[i:i + size] for i in range(0, len(packable), size)] + [[job] for job in alone]
 
 
 def train_pack(trials: list[Trial], cfg: ExperimentConfig, src: Domain, device: torch.device, method: str,
                on_epoch: Callable[[int], None] | None = None) -> tuple[list, list[Generators], list[int | None]]:
     """Train the trials' source models together; return (models, generators, diverged epoch or None)."""
-    models = [new_model(t, cfg, src.num_classes, device) for t in trials]
+    models = [new_model(cfg, src.num_classes, device, t.seed) for t in trials]
     gens = [Generators.seeded(t.seed, device) for t in trials]
     settings = [pack_settings(t, cfg) for t in trials]
     if any(s is None for s in settings):
