@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from rt_core.config import ExperimentConfig, load_config
-from rt_core.engine import Domain, new_model
-from rt_core.sweep import domains  # noqa: F401 - (source, target), loaded once per process
-from rt_core.train import Generators, train_source
+from rt_core.experiment.config import ExperimentConfig, load_config
+from rt_core.experiment.pipeline import Domain, new_model
+from rt_core.experiment.sweep import domains  # noqa: F401 - (source, target), loaded once per process
+from rt_core.experiment.training import Generators, train_source
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart.toml"
 SEED = 0

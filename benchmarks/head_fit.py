@@ -1,4 +1,4 @@
-"""Item 1, head fitting: our linear probe (``rt_core.transfer.fit_linear_probe``: features
+"""Item 1, head fitting: our linear probe (``rt_core.experiment.transfer.fit_linear_probe``: features
 extracted once, standardised, full-batch L-BFGS-B on the analytic gradient) vs the common
 practice of SGD epochs through the frozen network, on the same target data.
 
@@ -24,10 +24,10 @@ import torch.nn.functional as F
 
 from benchmarks.common import SEED, domains, quickstart, trained_model
 from benchmarks.harness import Measure, at_least, info, median_time
-from rt_core.api import create_model
-from rt_core.engine import load_domain
-from rt_core.evaluate import accuracy_and_loss
-from rt_core.transfer import extract_features, fit_linear_probe
+from rt_core.experiment.evaluation import accuracy_and_loss
+from rt_core.experiment.pipeline import load_domain
+from rt_core.experiment.transfer import extract_features, fit_linear_probe
+from rt_core.host.lookup import create_model
 
 
 def sgd_through_frozen(model, x, y, num_classes: int, epochs: int = 40, batch: int = 128, lr: float = 0.01,

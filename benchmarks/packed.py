@@ -1,5 +1,5 @@
 """Packed sweeps: K = 16 quickstart CNNs that differ in seed and weight decay, trained for one
-epoch on the quickstart source data together (``rt_core.packed.train_packed``) vs one after
+epoch on the quickstart source data together (``rt_core.experiment.packing.vmap.train_packed``) vs one after
 another (``train_source``, the sweep's path). Two ways to pack, both measured: vmap over stacked
 parameters and one wide network of grouped convolutions. Measures: aggregate trainings per second
 each way, each packing's ratio to sequential, and which packing is faster. The goal (>= 5x for
@@ -14,9 +14,9 @@ import torch
 
 from benchmarks.common import domains, quickstart
 from benchmarks.harness import Measure, at_least, info, median_time
-from rt_core.engine import new_model
-from rt_core.packed import train_packed
-from rt_core.train import Generators, train_source
+from rt_core.experiment.packing.vmap import train_packed
+from rt_core.experiment.pipeline import new_model
+from rt_core.experiment.training import Generators, train_source
 
 K = 16
 

@@ -13,8 +13,8 @@ import torch
 
 from benchmarks.common import SEED, domains, quickstart, trained_model
 from benchmarks.harness import Measure, at_least, info, interleaved_times
-from rt_core.attacks import pgd
-from rt_core.tv import import_torchvision
+from rt_core.experiment.attacks import pgd
+from rt_core.experiment.tv import import_torchvision
 
 EPS, STEPS, N = 0.25, 20, 512
 

@@ -13,9 +13,9 @@ import torch
 
 from benchmarks.common import quickstart
 from benchmarks.harness import Measure, info
-from rt_core.engine import load_domain
-from rt_core.store import Store
-from rt_core.sweep import run_sweep
+from rt_core.experiment.pipeline import load_domain
+from rt_core.experiment.sweep import run_sweep
+from rt_core.results.store import Store
 
 PHASES = ("source_train_s", "features_s", "head_fit_s", "robust_eval_s")
 

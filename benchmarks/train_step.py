@@ -1,6 +1,6 @@
 """Item 4, training-step cost relative to a plain step, on the quickstart model and data:
 Jacobian regularization (one random projection) and PGD-7 L2 adversarial training, each the
-median of ``repeats`` timed steps (the three kinds in turn) of ``rt_core.train.train_step`` (the
+median of ``repeats`` timed steps (the three kinds in turn) of ``rt_core.experiment.training.train_step`` (the
 code the sweep runs, on a channels_last model as the sweep's), at the quickstart's batch (32) and
 the paper's (128).
 Goals: JR <= 2.5x, AT-7 <= 6.5x a plain step.
@@ -12,9 +12,9 @@ import torch
 
 from benchmarks.common import SEED, domains, quickstart
 from benchmarks.harness import Measure, at_most, info, interleaved_times
-from rt_core.api import create_regularizer
-from rt_core.engine import new_model
-from rt_core.train import Generators, make_optimizer, train_step
+from rt_core.experiment.pipeline import new_model
+from rt_core.experiment.training import Generators, make_optimizer, train_step
+from rt_core.host.lookup import create_regularizer
 
 REGULARIZERS = {"plain": None, "jacobian": ("jacobian", 1e-5, {}), "adversarial PGD-7": ("adversarial", 0.0025,
                                                                                           {"steps": 7})}

@@ -5,7 +5,15 @@ Public API: plugin authors and the other packages import from here only.
 
 __version__ = "0.1.0"
 
-from rt_core.api import (  # noqa: E402
+from rt_core.errors import PluginError, RtError  # noqa: E402
+from rt_core.experiment.attacks import pgd, project  # noqa: E402
+from rt_core.experiment.evaluation import robust_accuracy  # noqa: E402
+from rt_core.experiment.models import Normalize, SplitModel, count_parameters  # noqa: E402
+from rt_core.experiment.transfer import extract_features, fit_linear_probe  # noqa: E402
+from rt_core.experiment.tv import import_torchvision  # noqa: E402
+from rt_core.host.augmentation import Augmentation, Params, uniform  # noqa: E402
+from rt_core.host.hookspecs import hookimpl, hookspec  # noqa: E402
+from rt_core.host.lookup import (  # noqa: E402
     SpecList,
     create_augmentation,
     create_model,
@@ -19,13 +27,7 @@ from rt_core.api import (  # noqa: E402
     list_models,
     list_regularizers,
 )
-from rt_core.attacks import pgd, project  # noqa: E402
-from rt_core.augment import Augmentation, Params, uniform  # noqa: E402
-from rt_core.errors import PluginError, RtError  # noqa: E402
-from rt_core.evaluate import robust_accuracy  # noqa: E402
-from rt_core.hookspecs import hookimpl, hookspec  # noqa: E402
-from rt_core.models import Normalize, SplitModel, count_parameters  # noqa: E402
-from rt_core.plugins import (  # noqa: E402
+from rt_core.host.manager import (  # noqa: E402
     get_plugin_manager,
     notify_trial_finished,
     plugin_table,
@@ -34,8 +36,8 @@ from rt_core.plugins import (  # noqa: E402
     report_sections,
     unregister_plugin,
 )
-from rt_core.plugins import reset as reset_plugins  # noqa: E402
-from rt_core.registry import (  # noqa: E402
+from rt_core.host.manager import reset as reset_plugins  # noqa: E402
+from rt_core.host.registry import (  # noqa: E402
     AugmentationSpec,
     BoundSpec,
     DatasetSpec,
@@ -43,9 +45,7 @@ from rt_core.registry import (  # noqa: E402
     RegularizerSpec,
     Strength,
 )
-from rt_core.regularize import Regularizer  # noqa: E402
-from rt_core.transfer import extract_features, fit_linear_probe  # noqa: E402
-from rt_core.tv import import_torchvision  # noqa: E402
+from rt_core.host.regularizer import Regularizer  # noqa: E402
 
 __all__ = [
     "Augmentation", "AugmentationSpec", "BoundSpec", "DatasetSpec", "ModelSpec", "Normalize",

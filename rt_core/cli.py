@@ -32,7 +32,7 @@ def _cell(values: list[str]) -> str:
 @command("plugins", _plugins_args)
 def plugins_command(args: argparse.Namespace) -> int:
     """List loaded plugins: name, version, hooks and what each registered."""
-    from rt_core.plugins import plugin_table
+    from rt_core.host.manager import plugin_table
 
     rows = plugin_table()
     if args.json:
@@ -103,13 +103,13 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 
 def make_executor(args: argparse.Namespace):
     """The executor the command line asks for; Ray options without --executor ray are an error."""
-    from rt_core.sweep import LocalExecutor
+    from rt_core.experiment.sweep import LocalExecutor
 
     if args.executor == "local":
         if args.address:
             raise RtError("--address is a Ray option; add --executor ray")
         return LocalExecutor()
-    from rt_core.ray_executor import RayExecutor
+    from rt_core.experiment.ray_executor import RayExecutor
 
     gpus = args.gpus_per_trial or (1.0 if args.device.startswith("cuda") else 0.0)
     return RayExecutor(args.address, args.cpus_per_trial, gpus, args.max_retries)
@@ -121,8 +121,8 @@ def run_command(args: argparse.Namespace) -> int:
 
     Exit status: 0 when no trial failed (diverged trials are results), 1 when some failed, 2 on bad input.
     """
-    from rt_core.config import load_config
-    from rt_core.sweep import run_sweep
+    from rt_core.experiment.config import load_config
+    from rt_core.experiment.sweep import run_sweep
 
     cfg = load_config(args.config)
     counts = run_sweep(cfg, args.out, device=args.device, force=args.force, quiet=args.quiet,

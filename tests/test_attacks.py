@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from rt_core import pgd, project
-from rt_core.testing import images, tiny_model
+from rt_core.host.testing import images, tiny_model
 
 
 def trained_linear(seed=0):

@@ -10,7 +10,7 @@ from plugins.blur import blur, symmetric_index
 from plugins.rescale import rescale
 from plugins.rotation import rotate
 from plugins.translation import translate
-from rt_core.testing import images
+from rt_core.host.testing import images
 
 
 def _matrix(op, shape=(1, 8, 8)) -> torch.Tensor:

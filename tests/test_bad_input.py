@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rt_core.cli import main
-from rt_core.store import Store
+from rt_core.results.store import Store
 from tests.tiny import TINY
 
 SWEEP_BLUR = '[[sweep]]\nplugin = "blur"\nstrengths = [1.0]\n'
@@ -99,7 +99,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, tmp_path, monkeyp
 def test_a_corrupt_cached_dataset_is_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("RT_CACHE", str(tmp_path / "cache"))
     config = _config(tmp_path, TINY)
-    from rt_core.api import get_dataset
+    from rt_core.host.lookup import get_dataset
 
     get_dataset("printed_digits").loader("train", n_train=120, n_val=20, n_test=60, size=8, distractors=0.0)
     cached = sorted((tmp_path / "cache").glob("printed_digits-*.pt"))

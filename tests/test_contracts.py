@@ -4,7 +4,7 @@ installed by a third party, passes the same contract checks (as timm parametrize
 import pytest
 
 import rt_core
-from rt_core.testing import check_augmentation, check_regularizer
+from rt_core.host.testing import check_augmentation, check_regularizer
 
 AUGMENTATIONS = rt_core.list_augmentations().names()
 REGULARIZERS = rt_core.list_regularizers().names()

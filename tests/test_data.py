@@ -7,7 +7,7 @@ from PIL import Image
 
 import rt_core
 from rt_core import RtError
-from rt_core.data import cache, synthetic
+from rt_core.experiment.data import cache, synthetic
 
 
 @pytest.fixture(autouse=True)

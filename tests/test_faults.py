@@ -5,7 +5,7 @@ import pytest
 
 import rt_core
 from rt_core.cli import main
-from rt_core.store import Store
+from rt_core.results.store import Store
 from tests import faulty_plugins
 from tests.tiny import write_tiny
 

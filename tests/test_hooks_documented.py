@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rt_core import hookspecs
+from rt_core.host import hookspecs
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = (ROOT / "docs" / "plugin_hooks.md").read_text()

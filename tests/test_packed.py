@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from rt_core import RtError, create_augmentation, create_model
-from rt_core.config import TrainConfig
-from rt_core.packed import train_packed
-from rt_core.train import Generators, train_source
+from rt_core.experiment.config import TrainConfig
+from rt_core.experiment.packing.vmap import train_packed
+from rt_core.experiment.training import Generators, train_source
 
 
 def _data():
@@ -66,7 +66,7 @@ def test_batch_norm_models_are_refused():
 def test_grouped_forward_equals_each_model_forward():
     from torch.func import stack_module_state
 
-    from rt_core.grouped import grouped_forward, layers
+    from rt_core.experiment.packing.grouped import grouped_forward, layers
 
     models = [_model(seed) for seed in range(3)]
     x = torch.rand(3, 5, 3, 8, 8, generator=torch.Generator().manual_seed(1))
@@ -78,7 +78,7 @@ def test_grouped_forward_equals_each_model_forward():
 
 def test_grouped_packing_refuses_models_it_cannot_group():
     models = [create_model("resnet18", num_classes=10, width=0.125) for _ in range(2)]
-    from rt_core.grouped import layers
+    from rt_core.experiment.packing.grouped import layers
 
     with pytest.raises(RtError, match="grouped packing does not support layer features.2"):
         layers(models[0])

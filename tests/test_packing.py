@@ -5,11 +5,11 @@ import tomllib
 
 import rt_core
 from rt_core.cli import main
-from rt_core.config import from_dict, load_config
-from rt_core.packing import make_packs, pack_settings, packing_method
-from rt_core.store import Store
-from rt_core.sweep import run_sweep
-from rt_core.trials import Trial, expand, trial_key
+from rt_core.experiment.config import from_dict, load_config
+from rt_core.experiment.packing.plan import make_packs, pack_settings, packing_method
+from rt_core.experiment.sweep import run_sweep
+from rt_core.experiment.trials import Trial, expand, trial_key
+from rt_core.results.store import Store
 from tests import faulty_plugins
 from tests.tiny import TINY, write_tiny
 

@@ -63,7 +63,7 @@ def test_rt_register_datasets_models_and_bounds(rt_plugin):
 
         @hookimpl
         def rt_register_models(self, register):
-            register(ModelSpec("cnn_again", rt_core.models.cifar_cnn))
+            register(ModelSpec("cnn_again", rt_core.experiment.models.cifar_cnn))
 
         @hookimpl
         def rt_register_bounds(self, register):

@@ -9,14 +9,14 @@ import tomllib
 
 import rt_core
 from rt_core import RtError
-from rt_core.config import from_dict
-from rt_core.store import Store
-from rt_core.sweep import LocalExecutor, run_sweep
+from rt_core.experiment.config import from_dict
+from rt_core.experiment.sweep import LocalExecutor, run_sweep
+from rt_core.results.store import Store
 from tests import faulty_plugins
 from tests.tiny import write_tiny
 
 ray = pytest.importorskip("ray", reason="the ray extra is installed by `make test`")
-from rt_core.ray_executor import RayExecutor  # noqa: E402
+from rt_core.experiment.ray_executor import RayExecutor  # noqa: E402
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart.toml"
 

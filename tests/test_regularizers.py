@@ -7,7 +7,7 @@ from torch import nn
 import rt_core
 from plugins.jacobian import feature_norm_gradient, frobenius_exact, frobenius_projection
 from rt_core import SplitModel
-from rt_core.testing import images, tiny_model
+from rt_core.host.testing import images, tiny_model
 
 
 def linear_model(c_out=5, shape=(1, 4, 4), seed=0) -> tuple[SplitModel, torch.Tensor]:

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from rt_core import RtError
-from rt_core.config import load_config
-from rt_core.sweep import run_sweep
+from rt_core.experiment.config import load_config
+from rt_core.experiment.sweep import run_sweep
 from tests.tiny import write_tiny
 from theory.matching import judge, match, trend
 from theory.report_job import read_published, report_published, report_store

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rt_core import RtError
-from rt_core.data.cache import cached
+from rt_core.experiment.data.cache import cached
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,12 +49,12 @@ def test_a_cached_file_whose_pickle_runs_code_is_refused_without_running_it(tmp_
 
 
 def test_config_values_are_never_evaluated(tmp_path):
-    from rt_core.config import load_config
+    from rt_core.experiment.config import load_config
 
     target = tmp_path / "pwned"
     code = f"__import__('pathlib').Path('{target}').touch()"
     for text in (f'name = "x"\n[[sweep]]\nplugin = "blur"\nstrengths = ["{code}"]\n',
-                 '[model]\nname = "rt_core.models:cifar_cnn"\n',
+                 '[model]\nname = "rt_core.experiment.models:cifar_cnn"\n',
                  '[[sweep]]\nplugin = "plugins.blur"\nstrengths = [1]\n'):
         path = tmp_path / "c.toml"
         path.write_text(text)
@@ -64,7 +64,7 @@ def test_config_values_are_never_evaluated(tmp_path):
 
 
 def test_a_schema_1_store_is_upgraded_in_place_keeping_its_rows(tmp_path):
-    from rt_core.store import SCHEMA, Store
+    from rt_core.results.store import SCHEMA, Store
 
     conn = sqlite3.connect(tmp_path / "results.sqlite")
     conn.executescript(SCHEMA.replace(", traceback TEXT", ""))

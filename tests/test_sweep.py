@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from rt_core import RtError
-from rt_core.config import from_dict, load_config
-from rt_core.engine import load_domain, run_trial
-from rt_core.store import METRICS, Store
-from rt_core.sweep import fill_rel_dt, resolve_device, run_sweep
-from rt_core.trials import Trial
+from rt_core.experiment.config import from_dict, load_config
+from rt_core.experiment.pipeline import load_domain, run_trial
+from rt_core.experiment.sweep import fill_rel_dt, resolve_device, run_sweep
+from rt_core.experiment.trials import Trial
+from rt_core.results.store import METRICS, Store
 from tests.tiny import write_tiny
 
 
@@ -158,8 +158,8 @@ def test_sigkill_mid_sweep_then_rerun_completes_each_trial_once(tmp_path):
 
 
 def test_lr_schedule_is_warmup_then_multistep():
-    from rt_core.config import TrainConfig
-    from rt_core.train import lr_factor
+    from rt_core.experiment.config import TrainConfig
+    from rt_core.experiment.training import lr_factor
 
     cfg = TrainConfig(warmup_epochs=0.5, milestones=[2, 3], gamma=0.1)
     assert lr_factor(1, 0, 10, cfg) == 0.2 and lr_factor(1, 4, 10, cfg) == 1.0
@@ -175,7 +175,7 @@ def test_lr_schedule_is_warmup_then_multistep():
 
 
 def test_crop_flip_keeps_shape_and_moves_content():
-    from rt_core.train import crop_flip
+    from rt_core.experiment.training import crop_flip
 
     x = torch.rand(8, 3, 8, 8)
     g = torch.Generator().manual_seed(0)

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 
 import rt_core
-from rt_core.transfer import extract_features, finetune, fit_linear_probe
+from rt_core.experiment.transfer import extract_features, finetune, fit_linear_probe
 
 
 def _problem(n=300, d=6, k=3, seed=0):
@@ -45,7 +45,7 @@ def test_features_are_extracted_in_eval_mode_without_grad():
 
 
 def test_finetune_trains_all_layers_with_batchnorm_statistics_frozen():
-    from rt_core.config import TransferConfig
+    from rt_core.experiment.config import TransferConfig
 
     torch.manual_seed(0)
     model = rt_core.create_model("resnet18", num_classes=5, width=0.0625)
@@ -61,7 +61,7 @@ def test_finetune_trains_all_layers_with_batchnorm_statistics_frozen():
 
 
 def test_probe_objective_gradient_matches_autograd():
-    from rt_core.transfer import softmax_objective
+    from rt_core.experiment.transfer import softmax_objective
 
     z, y = _problem(n=50, d=4, k=3)
     theta = torch.randn(3 * 5, generator=torch.Generator().manual_seed(2), dtype=torch.float64)

@@ -6,7 +6,7 @@ import sys
 import torch
 
 from rt_core import import_torchvision
-from rt_core import tv as tvmod
+from rt_core.experiment import tv as tvmod
 
 SCRIPT = """
 import torch

@@ -116,8 +116,8 @@ def demo_command(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from rt_core import RtError
-    from rt_core.config import load_config
-    from rt_core.sweep import run_sweep
+    from rt_core.experiment.config import load_config
+    from rt_core.experiment.sweep import run_sweep
     from theory.report_job import report_store
 
     config = Path(args.config) if args.config else Path(__file__).resolve().parents[1] / "examples" / "quickstart.toml"

@@ -14,9 +14,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rt_core import RtError, get_dataset
-from rt_core.config import parse_number
-from rt_core.report import write_report
-from rt_core.store import Store
+from rt_core.experiment.config import parse_number
+from rt_core.results.render import write_report
+from rt_core.results.store import Store
 from theory.matching import identity_strength, match, min_acc_for, robustness_vs_transfer, usable
 
 REQUIRED = ("plugin", "strength", "seed", "acc_src", "acc_tgt")

@@ -1,6 +1,6 @@
 """K stacked models of one sequential CNN evaluated as one wide network with grouped convolutions.
 
-The other way to pack K models (``rt_core.packed`` uses vmap by default): the K inputs are laid
+The other way to pack K models (``rt_core.experiment.packing.vmap`` uses vmap by default): the K inputs are laid
 side by side as channels, x (K, B, C, H, W) -> (B, K*C, H, W); a stacked conv weight (K, O, I, kh,
 kw) becomes one (K*O, I, kh, kw) convolution with ``groups = K`` (group k sees only model k's
 channels); ReLU and pooling act per channel; Flatten turns (B, K*C, h, w) into (K, B, C*h*w); a
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rt_core.errors import RtError
-from rt_core.models import Normalize
+from rt_core.experiment.models import Normalize
 
 _SUPPORTED = (Normalize, nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.AvgPool2d, nn.Flatten, nn.Linear)
 

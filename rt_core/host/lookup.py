@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rt_core.plugins import registries
+from rt_core.host.manager import registries
 
 
 class SpecList(list):

@@ -13,11 +13,11 @@ from functools import partial
 
 import torch
 
-from rt_core.data import handwritten, real, synthetic
-from rt_core.data.cache import to_float
 from rt_core.errors import RtError
-from rt_core.hookspecs import hookimpl
-from rt_core.registry import DatasetSpec
+from rt_core.experiment.data import handwritten, real, synthetic
+from rt_core.experiment.data.cache import to_float
+from rt_core.host.hookspecs import hookimpl
+from rt_core.host.registry import DatasetSpec
 
 SPLITS = ("train", "val", "test")
 

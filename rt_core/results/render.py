@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rt_core import figures
-from rt_core.plugins import report_sections
+from rt_core.host.manager import report_sections
+from rt_core.results import figures
 
 
 @dataclass

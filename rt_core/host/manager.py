@@ -16,9 +16,9 @@ from typing import Any
 
 import pluggy
 
-from rt_core import hookspecs
 from rt_core.errors import PluginError
-from rt_core.registry import (
+from rt_core.host import hookspecs
+from rt_core.host.registry import (
     AugmentationSpec,
     BoundSpec,
     DatasetSpec,
@@ -28,7 +28,7 @@ from rt_core.registry import (
 )
 
 ENTRY_POINT_GROUP = "rt"
-CORE_MODULES = ("rt_core.models", "rt_core.data")
+CORE_MODULES = ("rt_core.experiment.models", "rt_core.experiment.data")
 _KINDS = {  # registry attribute of Registries -> the record type its hook must register
     "augmentations": AugmentationSpec,
     "regularizers": RegularizerSpec,

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from rt_core.errors import RtError
-from rt_core.tv import import_torchvision
+from rt_core.experiment.tv import import_torchvision
 
 HINTS = {
     "cifar10": "CIFAR10: cifar-10-batches-py/ (from cifar-10-python.tar.gz)",

@@ -10,8 +10,8 @@ from typing import Any
 
 import torch
 
-from rt_core.api import create_augmentation, create_regularizer, get_augmentation, get_regularizer
-from rt_core.models import SplitModel, cifar_cnn
+from rt_core.experiment.models import SplitModel, cifar_cnn
+from rt_core.host.lookup import create_augmentation, create_regularizer, get_augmentation, get_regularizer
 
 
 def images(batch: int = 4, shape: tuple = (3, 16, 16), seed: int = 0, dtype=torch.float32,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rt_core.hookspecs import hookimpl
-from rt_core.registry import ModelSpec
+from rt_core.host.hookspecs import hookimpl
+from rt_core.host.registry import ModelSpec
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2023, 0.1994, 0.2010)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from rt_core.data.cache import cached
+from rt_core.experiment.data.cache import cached
 
 SPLIT_OFFSET = {"train": 0, "val": 1, "test": 2}
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import torch
 
-from rt_core.api import create_augmentation, create_model, create_regularizer, registries
-from rt_core.config import ExperimentConfig
-from rt_core.evaluate import accuracy_and_loss, predict, robust_accuracy
-from rt_core.train import Generators, train_source
-from rt_core.transfer import extract_features, finetune, fit_linear_probe
-from rt_core.trials import VANILLA, Trial
+from rt_core.experiment.config import ExperimentConfig
+from rt_core.experiment.evaluation import accuracy_and_loss, predict, robust_accuracy
+from rt_core.experiment.training import Generators, train_source
+from rt_core.experiment.transfer import extract_features, finetune, fit_linear_probe
+from rt_core.experiment.trials import VANILLA, Trial
+from rt_core.host.lookup import create_augmentation, create_model, create_regularizer, registries
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Domain:
 
 
 def load_domain(data_cfg, device: torch.device) -> Domain:
-    from rt_core.api import get_dataset
+    from rt_core.host.lookup import get_dataset
 
     spec = get_dataset(data_cfg.dataset)
     root = data_cfg.root or None

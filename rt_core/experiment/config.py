@@ -200,7 +200,7 @@ def from_dict(data: dict) -> ExperimentConfig:
 def validate_names(cfg: ExperimentConfig) -> None:
     """Look every plugin, dataset and model name up (errors list the known names) and range-check
     every strength against the plugin's declared range."""
-    from rt_core.api import get_augmentation, get_dataset, get_model, get_regularizer, registries
+    from rt_core.host.lookup import get_augmentation, get_dataset, get_model, get_regularizer, registries
 
     get_dataset(cfg.source.dataset)
     get_dataset(cfg.target.dataset)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rt_core.data.cache import cached
+from rt_core.experiment.data.cache import cached
 
 
 def _split_indices(labels: np.ndarray, seed: int) -> dict[str, np.ndarray]:

@@ -2,8 +2,9 @@
 
 The K parameter sets are stacked (``torch.func.stack_module_state``) and one step runs
 ``vmap(functional_call)`` over (parameters, batch), or with ``method="grouped"`` one wide network
-of grouped convolutions (``rt_core.grouped``; the cifar_cnn family only): model k sees its own data order, its own
-augmented batch and its own weight decay, exactly as ``train_source`` would give it with the same
+of grouped convolutions (``rt_core.experiment.packing.grouped``; the cifar_cnn family only): model k
+sees its own data order, its own augmented batch and its own weight decay, exactly as ``train_source``
+would give it with the same
 generators. The update is SGD with momentum per stacked tensor, the same arithmetic as
 ``torch.optim.SGD`` (dampening 0): d = g + wd_k p; b = m b + d (b = d at the first step); p -= lr b.
 The loss summed over models has per-model gradients, since the models share nothing. On CUDA the
@@ -24,10 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state, vmap
 
-from rt_core.augment import Augmentation
 from rt_core.errors import RtError
-from rt_core.grouped import grouped_forward, layers
-from rt_core.train import Generators, augment_batch, lr_factor
+from rt_core.experiment.packing.grouped import grouped_forward, layers
+from rt_core.experiment.training import Generators, augment_batch, lr_factor
+from rt_core.host.augmentation import Augmentation
 
 
 def has_batch_norm(model: torch.nn.Module) -> bool:

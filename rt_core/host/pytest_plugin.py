@@ -1,7 +1,7 @@
 """pytest plugin (entry point ``pytest11``) with fixtures for rt plugin authors.
 
 Fixtures: ``rt_check_augmentation`` and ``rt_check_regularizer`` (the contract checks of
-rt_core.testing), ``rt_images`` (a seeded batch in [0,1]), ``rt_generator`` (a seeded
+rt_core.host.testing), ``rt_images`` (a seeded batch in [0,1]), ``rt_generator`` (a seeded
 torch.Generator) and ``rt_plugin`` (registers a plugin object for one test, then removes it).
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rt_core import testing
-from rt_core.plugins import register_plugin, unregister_plugin
+from rt_core.host import testing
+from rt_core.host.manager import register_plugin, unregister_plugin
 
 
 @pytest.fixture

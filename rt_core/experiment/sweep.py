@@ -22,14 +22,14 @@ import torch
 from tqdm.auto import tqdm
 
 from rt_core import __version__
-from rt_core.config import ExperimentConfig
-from rt_core.engine import Domain, evaluate_trial, load_domain, run_trial, trial_timings
 from rt_core.errors import RtError
-from rt_core.packing import make_packs, packing_method, train_pack
-from rt_core.plugins import ensure_plugins, in_process_plugins, notify_trial_finished
-from rt_core.store import Store, read_statuses
-from rt_core.train import Diverged
-from rt_core.trials import VANILLA, Trial, expand, shared_config, trial_config, trial_key
+from rt_core.experiment.config import ExperimentConfig
+from rt_core.experiment.packing.plan import make_packs, packing_method, train_pack
+from rt_core.experiment.pipeline import Domain, evaluate_trial, load_domain, run_trial, trial_timings
+from rt_core.experiment.training import Diverged
+from rt_core.experiment.trials import VANILLA, Trial, expand, shared_config, trial_config, trial_key
+from rt_core.host.manager import ensure_plugins, in_process_plugins, notify_trial_finished
+from rt_core.results.store import Store, read_statuses
 
 
 @dataclass
@@ -77,7 +77,7 @@ def domains(cfg: ExperimentConfig, device: torch.device) -> tuple[Domain, Domain
 
 @dataclass
 class TrialRunner:
-    """Runs a pack of trials (usually one; see ``rt_core.packing``) in whichever process it lands
+    """Runs a pack of trials (usually one; see ``rt_core.experiment.packing.plan``) in whichever process it lands
     in (this one, or a Ray worker); picklable.
 
     A plugin that raises makes the trial ``failed`` (error line and traceback kept); a non-finite
@@ -216,7 +216,7 @@ def _summary(outcome: Outcome) -> str:
 def run_sweep(cfg: ExperimentConfig, out: str, device: str = "auto", force: bool = False,
               executor: Any = None, quiet: bool = False, pack: int = 1) -> dict[str, int]:
     """Run every unfinished trial of ``cfg`` into ``out``; return counts per status. With
-    ``pack`` > 1, up to that many packable trials train together (``rt_core.packing``).
+    ``pack`` > 1, up to that many packable trials train together (``rt_core.experiment.packing.plan``).
 
     Everything that can be wrong with the input (device, store, data) is checked before the
     first write, so bad input leaves ``out`` as it was.

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from rt_core.augment import Augmentation
-from rt_core.regularize import Regularizer
+from rt_core.host.augmentation import Augmentation
+from rt_core.host.regularizer import Regularizer
 
 
 class Diverged(RuntimeError):

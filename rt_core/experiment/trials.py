@@ -8,7 +8,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from rt_core.config import ExperimentConfig, to_dict
+from rt_core.experiment.config import ExperimentConfig, to_dict
 
 VANILLA = "vanilla"
 

@@ -16,16 +16,16 @@ from collections.abc import Callable
 
 import torch
 
-from rt_core.api import create_model
-from rt_core.augment import Augmentation
-from rt_core.config import ExperimentConfig
-from rt_core.engine import Domain, new_model, plugin_objects
 from rt_core.errors import RtError
-from rt_core.grouped import layers
-from rt_core.packed import has_batch_norm, train_packed
-from rt_core.regularize import Regularizer
-from rt_core.train import Generators
-from rt_core.trials import Trial
+from rt_core.experiment.config import ExperimentConfig
+from rt_core.experiment.packing.grouped import layers
+from rt_core.experiment.packing.vmap import has_batch_norm, train_packed
+from rt_core.experiment.pipeline import Domain, new_model, plugin_objects
+from rt_core.experiment.training import Generators
+from rt_core.experiment.trials import Trial
+from rt_core.host.augmentation import Augmentation
+from rt_core.host.lookup import create_model
+from rt_core.host.regularizer import Regularizer
 
 
 def pack_settings(trial: Trial, cfg: ExperimentConfig) -> tuple[Augmentation | None, float] | None:

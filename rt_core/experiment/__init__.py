@@ -1,0 +1,2 @@
+"""The experiment engine: config, trials, data, models, training, transfer, attacks, evaluation,
+sweeps, executors and packing."""

@@ -1,0 +1,1 @@
+"""Results: the SQLite store, the generic report renderer and the figures."""
