@@ -7,10 +7,10 @@ import signal
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 import rt_core
 from rt_core import RtError

@@ -3,7 +3,8 @@ write each outcome to the store (the single writer) as soon as it arrives.
 
 A killed sweep loses nothing finished: rerunning the same command skips every finished trial
 and re-runs the unfinished ones from scratch. Ctrl-C (SIGINT) stops the executor's workers, deletes
-the rows of the trials it cut short (none is left ``running``) and raises ``SweepInterrupted``. rel_dt (percentage points) of each trial against
+the rows of the trials it cut short (none is left ``running``) and raises ``SweepInterrupted``.
+rel_dt (percentage points) of each trial against
 the vanilla trial of its seed: (acc_tgt - acc_src) - (acc_tgt_v - acc_src_v).
 """
 
