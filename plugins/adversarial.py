@@ -14,9 +14,11 @@ from rt_core import BoundSpec, Regularizer, RegularizerSpec, Strength, hookimpl,
 class AdversarialTraining(Regularizer):
     """Replaces each training batch with its PGD adversarial examples at radius eps = strength."""
 
-    def __init__(self, strength, norm="l2", steps=7, alpha=None, random_start=True, **options):
+    def __init__(self, strength, norm="l2", steps=7, alpha=None, random_start=True):
+        if norm not in ("l2", "linf"):
+            raise ValueError(f"unknown norm '{norm}'; use l2 or linf")
         super().__init__(strength, norm=norm, steps=int(steps), alpha=alpha,
-                         random_start=bool(random_start), **options)
+                         random_start=bool(random_start))
 
     @property
     def step_size(self) -> float:

@@ -55,6 +55,9 @@ def blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
 class GaussianBlur(Augmentation):
     """Gaussian blur with sigma = strength; ``per_sample=True`` draws sigma_i ~ U[0, strength]."""
 
+    def __init__(self, strength, per_sample=False):
+        super().__init__(strength, per_sample=bool(per_sample))
+
     def sample_params(self, batch, image_shape, generator):
         if self.options.get("per_sample", False):
             return {"sigma": uniform(batch, 0.0, self.strength, generator)}

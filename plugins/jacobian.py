@@ -55,12 +55,12 @@ class JacobianRegularizer(Regularizer):
 
     needs_input_grad = True
 
-    def __init__(self, strength, mode="projection", projections=1, **options):
+    def __init__(self, strength, mode="projection", projections=1):
         if mode not in MODES:
             raise ValueError(f"unknown Jacobian mode '{mode}'; use one of {', '.join(MODES)}")
         if int(projections) < 1:
             raise ValueError("Jacobian regularization needs projections >= 1")
-        super().__init__(strength, mode=mode, projections=int(projections), **options)
+        super().__init__(strength, mode=mode, projections=int(projections))
 
     def penalty(self, model, x, y, features, logits):
         if self.is_identity:

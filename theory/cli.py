@@ -91,14 +91,16 @@ def report_command(args: argparse.Namespace) -> int:
     from rt_core import RtError
     from theory.report_job import report_published, report_store
 
-    if args.csv:
-        if not args.out:
-            raise RtError("--import needs --out DIR, the folder to write the report to")
-        path = report_published(args.csv, args.out)
-    elif args.directory:
-        path = report_store(args.directory, args.out)
-    else:
+    if not (args.csv or args.directory):
         raise RtError("give an experiment directory (rt report DIR) or --import FILE.csv --out DIR")
+    if args.csv and not args.out:
+        raise RtError("--import needs --out DIR, the folder to write the report to")
+    out = args.out or args.directory
+    try:
+        path = report_published(args.csv, args.out) if args.csv else report_store(args.directory, args.out)
+    except OSError as err:
+        raise RtError(f"cannot write the report into {out} ({err.strerror or err}); pass --out DIR, a folder "
+                      "you can write to") from err
     print(f"report: {path} and {path.with_suffix('.html')}")
     return 0
 

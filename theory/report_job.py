@@ -58,7 +58,7 @@ def _verdict_dicts(rows: list[dict], min_acc: float, identity: dict) -> tuple[li
 
 def report_store(directory: str | Path, out: str | Path | None = None) -> Path:
     """Report of DIR/results.sqlite, written to ``out`` (default DIR)."""
-    store = Store(directory, create=False)
+    store = Store(directory, create=False, read_only=True)
     raw = store.rows()
     if not raw:
         raise RtError(f"{store.path} holds no trials yet; run `rt run CONFIG --out {directory}` first")

@@ -91,6 +91,16 @@ class SweepConfig:
 
 
 @dataclass(frozen=True)
+class SourceModelsConfig:
+    """Source models kept or brought: ``keep`` writes each trained model's state dict to
+    ``DIR/models/<trial key>.safetensors``; ``checkpoints`` is a CSV ``plugin,strength,seed,path``
+    (paths relative to the CSV) of existing models to evaluate instead of training them."""
+
+    keep: bool = False
+    checkpoints: str = ""
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     name: str = "experiment"
     seeds: list = field(default_factory=lambda: [0])
@@ -101,12 +111,14 @@ class ExperimentConfig:
     transfer: TransferConfig = field(default_factory=TransferConfig)
     attack: AttackConfig = field(default_factory=AttackConfig)
     sweep: list = field(default_factory=list)
+    source_models: SourceModelsConfig = field(default_factory=SourceModelsConfig)
 
 
 CHOICES = {"transfer.mode": ("linear_probe", "finetune"), "attack.norm": ("l2", "linf"),
            "train.base_augment": ("none", "crop", "crop_flip")}
 SECTIONS = {"source": DataConfig, "target": DataConfig, "model": ModelConfig, "train": TrainConfig,
-            "transfer": TransferConfig, "attack": AttackConfig}
+            "transfer": TransferConfig, "attack": AttackConfig, "source_models": SourceModelsConfig}
+REQUIRED = ("source", "target", "model")
 
 
 def parse_number(value: Any, where: str) -> float:
@@ -129,6 +141,8 @@ def _check_type(value: Any, hint: Any, where: str) -> Any:
         return parse_number(value, where)
     if base is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise RtError(f"{where}: expected an integer, got {value!r}")
+    if base is bool and not isinstance(value, bool):
+        raise RtError(f"{where}: expected true or false, got {value!r}")
     if base in (str, list, dict) and not isinstance(value, base):
         raise RtError(f"{where}: expected {base.__name__}, got {type(value).__name__} {value!r}")
     return value
@@ -202,9 +216,14 @@ def validate_names(cfg: ExperimentConfig) -> None:
     every strength against the plugin's declared range."""
     from rt_core.host.lookup import get_augmentation, get_dataset, get_model, get_regularizer, registries
 
+    from rt_core.experiment.checks import check_domain, check_model_options, check_plugin
+
     get_dataset(cfg.source.dataset)
     get_dataset(cfg.target.dataset)
     get_model(cfg.model.name)
+    check_domain(cfg.source, "source")
+    check_domain(cfg.target, "target")
+    check_model_options(cfg.model)
     regs = registries()
     for i, sweep in enumerate(cfg.sweep):
         if sweep.plugin in regs.augmentations:
@@ -216,6 +235,7 @@ def validate_names(cfg: ExperimentConfig) -> None:
             raise RtError(f"sweep[{i}].plugin: unknown plugin '{sweep.plugin}'; known: {', '.join(known)}")
         for s in sweep.strengths:
             spec.strength.validate(s, f"sweep[{i}] {sweep.plugin}")
+        check_plugin(spec, sweep.strengths, sweep.options, f"sweep[{i}]")
 
 
 def load_config(path: str | Path) -> ExperimentConfig:
@@ -227,7 +247,23 @@ def load_config(path: str | Path) -> ExperimentConfig:
         data = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise RtError(f"config file '{path}' is not valid TOML: {err}") from err
+    _require_sections(data, path)
     return from_dict(data)
+
+
+def _require_sections(data: dict, path: Path) -> None:
+    """A config file names its domains, its model and its sweep: defaults there hide mistakes."""
+    for name in REQUIRED:
+        if name not in data:
+            raise RtError(f"{path}: no [{name}] section; add one (see examples/quickstart.toml), e.g. "
+                          f"{EXAMPLES[name]}")
+    if "sweep" not in data:
+        raise RtError(f"{path}: no [[sweep]] tables, so only vanilla trials would run; add [[sweep]] with plugin "
+                      "and strengths, or write sweep = [] at the top to run vanilla trials only")
+
+
+EXAMPLES = {"source": '[source] dataset = "printed_digits"', "target": '[target] dataset = "handwritten_digits"',
+            "model": '[model] name = "cifar_cnn"'}
 
 
 def to_dict(cfg: Any) -> Any:

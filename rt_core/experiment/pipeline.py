@@ -34,13 +34,23 @@ class Domain:
     num_classes: int
 
 
-def load_domain(data_cfg, device: torch.device) -> Domain:
+def load_domain(data_cfg, device: torch.device, where: str = "source") -> Domain:
+    """The splits of one domain (``where``: its config section, named in errors)."""
+    from pathlib import Path
+
+    from rt_core.errors import RtError
     from rt_core.host.lookup import get_dataset
 
     spec = get_dataset(data_cfg.dataset)
     root = data_cfg.root or None
-    xtr, ytr = spec.loader("train", root=root, **data_cfg.options)
-    xte, yte = spec.loader("test", root=root, **data_cfg.options)
+    if root and not Path(root).is_dir():
+        raise RtError(f"{where}.root: folder '{root}' does not exist; set {where}.root to the folder holding "
+                      f"the {spec.name} files")
+    try:
+        xtr, ytr = spec.loader("train", root=root, **data_cfg.options)
+        xte, yte = spec.loader("test", root=root, **data_cfg.options)
+    except RtError as err:
+        raise RtError(f"[{where}] {err}") from err
     classes = spec.num_classes or int(ytr.max()) + 1
     return Domain(xtr.to(device), ytr.to(device), xte.to(device), yte.to(device), classes)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import sqlite3
 import sys
 import time
 import traceback
@@ -23,6 +24,7 @@ from tqdm.auto import tqdm
 
 from rt_core import __version__
 from rt_core.errors import RtError
+from rt_core.experiment.checks import check_model_fits, check_out_dir
 from rt_core.experiment.config import ExperimentConfig
 from rt_core.experiment.packing.plan import make_packs, packing_method, train_pack
 from rt_core.experiment.pipeline import Domain, evaluate_trial, load_domain, run_trial, trial_timings
@@ -71,7 +73,7 @@ def domains(cfg: ExperimentConfig, device: torch.device) -> tuple[Domain, Domain
     key = repr((cfg.source, cfg.target, str(device)))
     if key not in _DOMAINS:
         _DOMAINS.clear()
-        _DOMAINS[key] = load_domain(cfg.source, device), load_domain(cfg.target, device)
+        _DOMAINS[key] = load_domain(cfg.source, device, "source"), load_domain(cfg.target, device, "target")
     return _DOMAINS[key]
 
 
@@ -180,7 +182,11 @@ def peek_store(out: str, cfg: ExperimentConfig, force: bool = False) -> dict[str
 
 def _open_for_writing(out: str, cfg: ExperimentConfig) -> Store:
     """Open (or create) DIR/results.sqlite for writing, stamped with ``cfg``; call after :func:`peek_store`."""
-    store = Store(out)
+    try:
+        store = Store(out)
+    except (OSError, sqlite3.OperationalError) as err:
+        raise RtError(f"--out {out}: cannot write there ({getattr(err, 'strerror', None) or err}); give a directory you can write "
+                      "to") from err
     store.set_meta("experiment_key", experiment_key(cfg))
     store.set_meta("config", json.dumps(shared_config(cfg), sort_keys=True, default=str))
     return store
@@ -223,6 +229,7 @@ def run_sweep(cfg: ExperimentConfig, out: str, device: str = "auto", force: bool
     """
     executor = executor or LocalExecutor()
     worker_device = executor.worker_device(device)
+    check_out_dir(out)
     statuses = peek_store(out, cfg, force)
     trials = expand(cfg)
     todo = [(t, k) for t in trials if statuses.get(k := trial_key(cfg, t)) != "finished"]
@@ -232,7 +239,8 @@ def run_sweep(cfg: ExperimentConfig, out: str, device: str = "auto", force: bool
     if pack < 1:
         raise RtError(f"--pack must be at least 1 (got {pack}); 1 trains every trial alone")
     if todo:  # load (and so check) the data before the first write; kept for the trials run here
-        src, _ = domains(cfg, resolve_device(worker_device) if here else torch.device("cpu"))
+        src, tgt = domains(cfg, resolve_device(worker_device) if here else torch.device("cpu"))
+        check_model_fits(cfg, src, tgt, src.x_train.device)
         todo = make_packs(cfg, todo, pack, src.num_classes)
     store = _open_for_writing(out, cfg)
     if todo:

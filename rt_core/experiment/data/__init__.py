@@ -9,7 +9,7 @@ Every loader returns float32 images in [0,1] (N, C, H, W) and int64 labels, for 
 
 from __future__ import annotations
 
-from functools import partial
+from functools import partial, wraps
 
 import torch
 
@@ -23,6 +23,7 @@ SPLITS = ("train", "val", "test")
 
 
 def _float(loader):
+    @wraps(loader)  # keeps the loader's signature visible: options are checked against it
     def load(split: str, root=None, **options) -> tuple[torch.Tensor, torch.Tensor]:
         if split not in SPLITS:
             raise RtError(f"unknown split '{split}'; use one of {', '.join(SPLITS)}")
