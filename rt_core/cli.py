@@ -32,12 +32,20 @@ def _cell(values: list[str]) -> str:
 @command("plugins", _plugins_args)
 def plugins_command(args: argparse.Namespace) -> int:
     """List loaded plugins: name, version, hooks and what each registered."""
-    from rt_core.host.manager import plugin_table
+    from rt_core.host.manager import broken_plugins, plugin_table
 
     rows = plugin_table()
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
+    _plugins_text(rows)
+    for line in broken_plugins().values():
+        print(f"not loaded: {line}")
+    return 0
+
+
+def _plugins_text(rows: list[dict]) -> None:
+    """The plugin table, each registered record on its own indented line with its description."""
     header = ("plugin", "version", "registered")
     lines = []
     for r in rows:
@@ -46,9 +54,10 @@ def plugins_command(args: argparse.Namespace) -> int:
         lines.append((r["name"], r["version"], "; ".join(what) or _cell(r["hooks"])))
     widths = [max(len(str(x[i])) for x in [header, *lines]) for i in range(2)]
     print(f"{header[0]:<{widths[0]}}  {header[1]:<{widths[1]}}  {header[2]}")
-    for name, version, what in lines:
+    for (name, version, what), row in zip(lines, rows, strict=True):
         print(f"{name:<{widths[0]}}  {version:<{widths[1]}}  {what}")
-    return 0
+        for record, text in row["descriptions"].items():
+            print(f"    {record}: {text or '(no description)'}")
 
 
 def _load_commands() -> None:
@@ -64,7 +73,10 @@ EXTRA_COMMANDS = ("theory.cli", "benchmarks.cli")  # theory, report, demo; bench
 
 def build_parser() -> argparse.ArgumentParser:
     _load_commands()
+    from rt_core import __version__
+
     parser = argparse.ArgumentParser(prog="rt", description="regularization and transferability toolkit")
+    parser.add_argument("--version", action="version", version=f"rt {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (fn, configure) in COMMANDS.items():
         p = sub.add_parser(name, help=(fn.__doc__ or "").splitlines()[0])
@@ -74,9 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run the ``rt`` command; a user's mistake (RtError, from the command or from loading plugins) is one
+    line on stderr and exit 2."""
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
         return int(args.func(args) or 0)
     except RtError as err:
         print(f"rt: error: {err}", file=sys.stderr)

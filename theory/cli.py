@@ -107,7 +107,8 @@ def report_command(args: argparse.Namespace) -> int:
 
 def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/demo", help="experiment directory (default runs/demo)")
-    p.add_argument("--config", default=None, help="default: examples/quickstart.toml of this checkout")
+    p.add_argument("--config", default=None, help="a TOML file or the name of a shipped example "
+                   "(default: quickstart, shipped with rt)")
     p.add_argument("--device", default="auto")
 
 
@@ -115,16 +116,13 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
 def demo_command(args: argparse.Namespace) -> int:
     """The main job: run the quickstart sweep on the embedded digits, then write its report."""
     import time
-    from pathlib import Path
 
-    from rt_core import RtError
+    from rt_core import examples
     from rt_core.experiment.config import load_config
     from rt_core.experiment.sweep import run_sweep
     from theory.report_job import report_store
 
-    config = Path(args.config) if args.config else Path(__file__).resolve().parents[1] / "examples" / "quickstart.toml"
-    if not config.is_file():
-        raise RtError(f"quickstart config not found at {config}; pass --config PATH")
+    config = examples.resolve(args.config)
     start = time.perf_counter()
     counts = run_sweep(load_config(config), args.out, device=args.device)
     path = report_store(args.out)

@@ -214,9 +214,8 @@ def from_dict(data: dict) -> ExperimentConfig:
 def validate_names(cfg: ExperimentConfig) -> None:
     """Look every plugin, dataset and model name up (errors list the known names) and range-check
     every strength against the plugin's declared range."""
-    from rt_core.host.lookup import get_augmentation, get_dataset, get_model, get_regularizer, registries
-
     from rt_core.experiment.checks import check_domain, check_model_options, check_plugin
+    from rt_core.host.lookup import get_augmentation, get_dataset, get_model, get_regularizer, registries
 
     get_dataset(cfg.source.dataset)
     get_dataset(cfg.target.dataset)
@@ -231,6 +230,10 @@ def validate_names(cfg: ExperimentConfig) -> None:
         elif sweep.plugin in regs.regularizers:
             spec = get_regularizer(sweep.plugin)
         else:
+            from rt_core.host.manager import broken_plugins
+
+            if sweep.plugin in broken_plugins():
+                raise RtError(f"sweep[{i}].plugin: {broken_plugins()[sweep.plugin]}")
             known = sorted(regs.augmentations.names() + regs.regularizers.names())
             raise RtError(f"sweep[{i}].plugin: unknown plugin '{sweep.plugin}'; known: {', '.join(known)}")
         for s in sweep.strengths:

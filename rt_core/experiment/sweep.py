@@ -185,8 +185,8 @@ def _open_for_writing(out: str, cfg: ExperimentConfig) -> Store:
     try:
         store = Store(out)
     except (OSError, sqlite3.OperationalError) as err:
-        raise RtError(f"--out {out}: cannot write there ({getattr(err, 'strerror', None) or err}); give a directory you can write "
-                      "to") from err
+        why = getattr(err, "strerror", None) or err
+        raise RtError(f"--out {out}: cannot write there ({why}); give a directory you can write to") from err
     store.set_meta("experiment_key", experiment_key(cfg))
     store.set_meta("config", json.dumps(shared_config(cfg), sort_keys=True, default=str))
     return store

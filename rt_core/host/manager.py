@@ -53,6 +53,7 @@ _PM: pluggy.PluginManager | None = None
 _VERSIONS: dict[str, str] = {}
 _CACHE: dict[str, Any] = {}
 _IN_PROCESS: dict[str, tuple[Any, str]] = {}  # name -> (object, version), from register_plugin
+_BROKEN: dict[str, str] = {}  # entry-point name -> warning line, for plugins that failed to import
 
 
 def _wanted_entry_points() -> list:
@@ -86,11 +87,56 @@ def _load() -> pluggy.PluginManager:
 
     for modname in CORE_MODULES:
         _register(pm, importlib.import_module(modname), modname, __version__)
-    for ep in _wanted_entry_points():
-        version = ep.dist.version if ep.dist is not None else "?"
-        _register(pm, ep.load(), ep.name, version)
+    eps = _wanted_entry_points()
+    _check_duplicates(eps)
+    for ep in eps:
+        module = _import_entry_point(ep)
+        if module is not None:
+            _register(pm, module, ep.name, _dist(ep)[1])
     check_pending(pm)
     return pm
+
+
+def _dist(ep: Any) -> tuple[str, str]:
+    """(distribution name, version) of an entry point, '?' where unknown."""
+    dist = getattr(ep, "dist", None)
+    return (dist.metadata["Name"] or "?", dist.version) if dist is not None else ("?", "?")
+
+
+def _check_duplicates(eps: list) -> None:
+    """Two distributions declaring the same plugin name: which one runs would be an accident."""
+    seen: dict[str, Any] = {}
+    for ep in eps:
+        if ep.name in seen and seen[ep.name].value != ep.value:
+            (a, va), (b, vb) = _dist(seen[ep.name]), _dist(ep)
+            raise PluginError(f"two installed distributions declare the rt plugin '{ep.name}': {a} {va} "
+                              f"({seen[ep.name].value}) and {b} {vb} ({ep.value}); uninstall one "
+                              f"(pip uninstall {b}) or rename its entry point")
+        seen[ep.name] = ep
+
+
+def _import_entry_point(ep: Any) -> Any:
+    """The plugin's module, or None when importing it raises: then the plugin is skipped, named with its
+    distribution in a one-line warning (and in ``broken_plugins``), and everything else still works."""
+    import sys
+
+    try:
+        return ep.load()
+    except Exception as err:  # noqa: BLE001 - documented boundary: a third-party module failing to import
+        dist, version = _dist(ep)
+        first = (str(err).splitlines() or [""])[0]
+        line = (f"plugin '{ep.name}' from {dist} {version} failed to import ({type(err).__name__}: {first}); "
+                f"skipped. Fix or uninstall it (pip uninstall {dist}), or list the plugins to load in "
+                "RT_LOAD_PLUGINS=a,b without it")
+        _BROKEN[ep.name] = line
+        print(f"rt: warning: {line}", file=sys.stderr)
+        return None
+
+
+def broken_plugins() -> dict[str, str]:
+    """Plugins whose module failed to import in this process: name -> the warning line."""
+    get_plugin_manager()
+    return dict(_BROKEN)
 
 
 def check_pending(pm: pluggy.PluginManager) -> None:
@@ -117,6 +163,7 @@ def reset() -> None:
     _VERSIONS.clear()
     _CACHE.clear()
     _IN_PROCESS.clear()
+    _BROKEN.clear()
 
 
 def register_plugin(obj: Any, name: str, version: str = "0") -> None:
@@ -196,8 +243,20 @@ def plugin_table() -> list[dict[str, Any]]:
         row = {"name": name, "version": plugin_version(name), "hooks": hooks}
         for kind in _KINDS:
             row[kind] = sorted(origin[kind].get(name, []))
+        row["descriptions"] = _descriptions(name)
         rows.append(row)
     return rows
+
+
+def _descriptions(plugin: str) -> dict[str, str]:
+    """``"kind name" -> description`` of every record ``plugin`` registered (kind singular)."""
+    regs = _CACHE["registries"]
+    out = {}
+    for kind in _KINDS:
+        registry = getattr(regs, kind)
+        for key in sorted(_CACHE["origin"][kind].get(plugin, [])):
+            out[f"{registry.kind} {key}"] = registry.get(key).description
+    return out
 
 
 def notify_trial_finished(trial: Any, result: dict[str, Any]) -> None:
