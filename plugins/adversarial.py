@@ -8,7 +8,7 @@ identity (the clean batch is returned).
 
 from __future__ import annotations
 
-from rt_core import BoundSpec, Regularizer, RegularizerSpec, Strength, hookimpl, pgd
+from rt_core import BoundSpec, Regularizer, RegularizerSpec, Strength, hookimpl
 
 
 class AdversarialTraining(Regularizer):
@@ -28,6 +28,8 @@ class AdversarialTraining(Regularizer):
     def perturb(self, model, x, y, generator=None):
         if self.is_identity:
             return x
+        from rt_core import pgd
+
         was_training = model.training
         model.eval()
         try:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 
-import torch
-
 from rt_core import Augmentation, AugmentationSpec, Strength, hookimpl, uniform
+from rt_core.host.lazy import lazy
+
+torch = lazy("torch")  # imported on first use: loading the plugin stays cheap
 
 
 def symmetric_index(n: int, pad: int, device) -> torch.Tensor:

@@ -11,9 +11,10 @@ Random directions come from the global torch RNG on the features' device (the tr
 
 from __future__ import annotations
 
-import torch
-
 from rt_core import BoundSpec, Regularizer, RegularizerSpec, Strength, hookimpl
+from rt_core.host.lazy import lazy
+
+torch = lazy("torch")  # imported on first use: loading the plugin stays cheap
 
 MODES = ("projection", "exact", "feature_norm")
 

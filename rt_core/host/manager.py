@@ -28,7 +28,7 @@ from rt_core.host.registry import (
 )
 
 ENTRY_POINT_GROUP = "rt"
-CORE_MODULES = ("rt_core.experiment.models", "rt_core.experiment.data")
+CORE_MODULES = ("rt_core.experiment.builtin",)
 _KINDS = {  # registry attribute of Registries -> the record type its hook must register
     "augmentations": AugmentationSpec,
     "regularizers": RegularizerSpec,

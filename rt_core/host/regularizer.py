@@ -12,9 +12,10 @@ At its identity strength a regularizer must change nothing: training is exactly 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # torch is imported by whoever calls these methods; importing this module stays cheap
+    import torch
 
 
 class Regularizer:

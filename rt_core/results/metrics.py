@@ -1,0 +1,32 @@
+"""Derived metrics of a sweep, in percentage points, each trial against the vanilla trial of its seed:
+
+    delta_acc_src = acc_src - acc_src_vanilla
+    delta_acc_tgt = acc_tgt - acc_tgt_vanilla
+    rel_dt        = delta_acc_tgt - delta_acc_src = (acc_tgt - acc_src) - (acc_tgt_v - acc_src_v)
+
+and ``usable``: the trial finished and its source accuracy is more than 10 points above chance
+(100 / num_classes), i.e. its source model learnt something.
+"""
+
+from __future__ import annotations
+
+USABLE_MARGIN = 10.0
+
+
+def rel_dt(acc_src: float, acc_tgt: float, vanilla_src: float, vanilla_tgt: float) -> float:
+    """(acc_tgt - acc_src) - (vanilla_tgt - vanilla_src), in the units of the accuracies."""
+    return (acc_tgt - vanilla_tgt) - (acc_src - vanilla_src)
+
+
+def deltas(acc_src: float, acc_tgt: float, vanilla_src: float, vanilla_tgt: float) -> dict[str, float]:
+    """delta_acc_src, delta_acc_tgt and rel_dt of one trial against its vanilla trial."""
+    return {"delta_acc_src": acc_src - vanilla_src, "delta_acc_tgt": acc_tgt - vanilla_tgt,
+            "rel_dt": rel_dt(acc_src, acc_tgt, vanilla_src, vanilla_tgt)}
+
+
+def usable(status: str, acc_src: float | None, num_classes: int) -> bool:
+    """Finished, with acc_src (percent) above chance + USABLE_MARGIN points; chance unknown (0 classes) -> 0."""
+    if status != "finished" or acc_src is None:
+        return False
+    chance = 100.0 / num_classes if num_classes > 0 else 0.0
+    return acc_src > chance + USABLE_MARGIN
