@@ -150,5 +150,21 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("directory", help="experiment directory holding results.sqlite (read only)")
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="csv (default) or parquet")
+    p.add_argument("--out", help="file to write (default: DIR/results_table.csv or .parquet)")
+
+
+@command("export", _export_args)
+def export_command(args: argparse.Namespace) -> int:
+    """Export the trials as one table (metrics, usable, delta_acc_src, delta_acc_tgt, rel_dt): csv or parquet."""
+    from rt_core.api import export
+
+    path = export(args.directory, args.out, args.format)
+    print(f"wrote {path}")
+    return 0
+
+
 if __name__ == "__main__":
     sys.exit(main())

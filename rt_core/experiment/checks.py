@@ -111,6 +111,11 @@ def check_model_fits(cfg: Any, src: Any, tgt: Any, device: Any) -> None:
     except (TypeError, ValueError, RuntimeError) as err:
         raise RtError(f"model.options: model '{cfg.model.name}' cannot be built with {cfg.model.options}: "
                       f"{str(err).splitlines()[0]}") from err
+    if cfg.source_models.checkpoints:  # every brought model must fit the architecture, before anything runs
+        from rt_core.experiment.checkpoints import load_into, read_table
+
+        for path in sorted(set(read_table(cfg.source_models.checkpoints).values())):
+            load_into(new_model(cfg, src.num_classes, device, seed=0), path, cfg.model.name)
     for where, dom in (("source", src), ("target", tgt)):
         shape = tuple(dom.x_train.shape[1:])
         try:

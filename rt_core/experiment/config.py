@@ -239,6 +239,12 @@ def validate_names(cfg: ExperimentConfig) -> None:
         for s in sweep.strengths:
             spec.strength.validate(s, f"sweep[{i}] {sweep.plugin}")
         check_plugin(spec, sweep.strengths, sweep.options, f"sweep[{i}]")
+    if cfg.source_models.checkpoints:
+        from rt_core.experiment.checkpoints import checkpoint_for
+        from rt_core.experiment.trials import expand
+
+        for trial in expand(cfg):
+            checkpoint_for(cfg, trial)
 
 
 def load_config(path: str | Path) -> ExperimentConfig:
@@ -251,6 +257,9 @@ def load_config(path: str | Path) -> ExperimentConfig:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise RtError(f"config file '{path}' is not valid TOML: {err}") from err
     _require_sections(data, path)
+    brought = data.get("source_models", {}).get("checkpoints") if isinstance(data.get("source_models"), dict) else None
+    if isinstance(brought, str) and brought and not Path(brought).is_absolute():  # relative to the config file
+        data["source_models"] = {**data["source_models"], "checkpoints": str(path.parent / brought)}
     return from_dict(data)
 
 

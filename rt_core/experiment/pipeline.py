@@ -12,9 +12,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
+from rt_core.experiment.checkpoints import checkpoint_for, load_into, save_model
 from rt_core.experiment.config import ExperimentConfig
 from rt_core.experiment.evaluation import accuracy_and_loss, predict, robust_accuracy
 from rt_core.experiment.training import Generators, train_source
@@ -36,8 +38,6 @@ class Domain:
 
 def load_domain(data_cfg, device: torch.device, where: str = "source") -> Domain:
     """The splits of one domain (``where``: its config section, named in errors)."""
-    from pathlib import Path
-
     from rt_core.errors import RtError
     from rt_core.host.lookup import get_dataset
 
@@ -121,13 +121,20 @@ def evaluate_trial(model, trial: Trial, cfg: ExperimentConfig, src: Domain, tgt:
 
 
 def run_trial(trial: Trial, cfg: ExperimentConfig, src: Domain, tgt: Domain, device: torch.device,
-              on_epoch: Callable[[int, float], None] | None = None) -> tuple[dict, dict]:
-    """Run one trial; return (metrics, timings). Raises train.Diverged on a non-finite loss."""
+              on_epoch: Callable[[int, float], None] | None = None, keep: Path | None = None) -> tuple[dict, dict]:
+    """Run one trial; return (metrics, timings). Raises train.Diverged on a non-finite loss. The source model
+    is trained, or loaded from the checkpoint the config brings for this trial; ``keep``: where to save it."""
     t0 = time.perf_counter()
     model = new_model(cfg, src.num_classes, device, trial.seed)
     gens = Generators.seeded(trial.seed, device)
-    augmentation, regularizer = plugin_objects(trial)
-    train_source(model, src.x_train, src.y_train, cfg.train, gens, augmentation, regularizer, on_epoch)
+    brought = checkpoint_for(cfg, trial)
+    if brought is not None:
+        load_into(model, brought, cfg.model.name)
+    else:
+        augmentation, regularizer = plugin_objects(trial)
+        train_source(model, src.x_train, src.y_train, cfg.train, gens, augmentation, regularizer, on_epoch)
+    if keep is not None:
+        save_model(model, keep)
     train_s = time.perf_counter() - t0
     metrics, timings = evaluate_trial(model, trial, cfg, src, tgt, gens)
     return metrics, trial_timings(train_s, timings)

@@ -17,6 +17,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -24,6 +25,7 @@ from tqdm.auto import tqdm
 
 from rt_core import __version__
 from rt_core.errors import RtError
+from rt_core.experiment.checkpoints import brought_info, save_model
 from rt_core.experiment.checks import check_model_fits, check_out_dir
 from rt_core.experiment.config import ExperimentConfig
 from rt_core.experiment.packing.plan import make_packs, packing_method, train_pack
@@ -91,6 +93,10 @@ class TrialRunner:
     device: str = "auto"
     show_epochs: bool = False
     extra_plugins: tuple = ()
+    models_dir: str = ""  # with [source_models] keep: each trained model goes to models_dir/<key>.safetensors
+
+    def _keep(self, key: str) -> Path | None:
+        return Path(self.models_dir) / f"{key}.safetensors" if self.models_dir else None
 
     def __call__(self, pack: list[tuple[Trial, str]]) -> list[Outcome]:
         """Outcomes of a pack of (trial, key): one trial run alone, or several trained together."""
@@ -107,9 +113,10 @@ class TrialRunner:
 
     def _alone(self, trial: Trial, key: str, dev: torch.device, src: Domain, tgt: Domain) -> Outcome:
         with self._bar(f"{trial.label} seed {trial.seed}") as bar:
-            return _guarded(trial, key, versions(dev), lambda: run_trial(
+            info = {**versions(dev), **brought_info(self.cfg, trial)}
+            return _guarded(trial, key, info, lambda: run_trial(
                 trial, self.cfg, src, tgt, dev, on_epoch=lambda e, loss: (bar.update(1), bar.set_postfix(
-                    loss=f"{loss:.3f}"))))
+                    loss=f"{loss:.3f}")), keep=self._keep(key)))
 
     def _packed(self, pack: list[tuple[Trial, str]], dev: torch.device, src: Domain, tgt: Domain) -> list[Outcome]:
         method = packing_method(self.cfg, src.num_classes)
@@ -124,9 +131,11 @@ class TrialRunner:
         info = {**versions(dev), "packed": f"{method} x{len(pack)}"}
         outcomes = []
         for (trial, key), model, g, epoch in zip(pack, models, gens, diverged, strict=True):
-            def evaluate(model=model, g=g, trial=trial, epoch=epoch):
+            def evaluate(model=model, g=g, trial=trial, epoch=epoch, key=key):
                 if epoch is not None:
                     raise Diverged(epoch)
+                if self._keep(key) is not None:
+                    save_model(model, self._keep(key))
                 metrics, t = evaluate_trial(model, trial, self.cfg, src, tgt, g)
                 return metrics, trial_timings(train_s, t)
             outcomes.append(_guarded(trial, key, info, evaluate))
@@ -235,9 +244,12 @@ def run_sweep(cfg: ExperimentConfig, out: str, device: str = "auto", force: bool
     todo = [(t, k) for t in trials if statuses.get(k := trial_key(cfg, t)) != "finished"]
     counts = {"total": len(trials), "skipped": len(trials) - len(todo)}
     here = getattr(executor, "in_process", False)
-    runner = TrialRunner(cfg, worker_device, sys.stderr.isatty() and not quiet and here, in_process_plugins())
+    runner = TrialRunner(cfg, worker_device, sys.stderr.isatty() and not quiet and here, in_process_plugins(),
+                         str(Path(out) / "models") if cfg.source_models.keep else "")
     if pack < 1:
         raise RtError(f"--pack must be at least 1 (got {pack}); 1 trains every trial alone")
+    if pack > 1 and cfg.source_models.checkpoints:
+        raise RtError("--pack trains source models together, but source_models.checkpoints brings them; drop --pack")
     if todo:  # load (and so check) the data before the first write; kept for the trials run here
         src, tgt = domains(cfg, resolve_device(worker_device) if here else torch.device("cpu"))
         check_model_fits(cfg, src, tgt, src.x_train.device)
