@@ -166,5 +166,7 @@ def export_command(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # `python -m rt_core.cli`: run the imported module, whose registry the guests fill
+    from rt_core.cli import main as imported_main
+
+    sys.exit(imported_main())
