@@ -11,7 +11,7 @@ Random directions come from the global torch RNG on the features' device (the tr
 
 from __future__ import annotations
 
-from rt_core import BoundSpec, Regularizer, RegularizerSpec, Strength, hookimpl
+from rt_core import Bound, Regularizer, RegularizerSpec, Strength, hookimpl
 from rt_core.host.lazy import lazy
 
 torch = lazy("torch")  # imported on first use: loading the plugin stays cheap
@@ -79,16 +79,6 @@ class JacobianRegularizer(Regularizer):
         return self.strength * value
 
 
-@hookimpl
-def rt_register_regularizers(register):
-    register(RegularizerSpec(
-        name="jacobian", factory=JacobianRegularizer,
-        strength=Strength("lambda", identity=0.0, low=0.0, high=1e4, default=0.1),
-        description="lambda * E||J_f(x)||_F^2, random-projection estimator (Hoffman et al. 2019)",
-        acts_on="loss", needs_model=True,
-    ))
-
-
 def bound():
     """tau <= rho * B * W1 * sqrt(L0 / lambda).
 
@@ -104,6 +94,12 @@ def bound():
 
 
 @hookimpl
-def rt_register_bounds(register):
-    register(BoundSpec("jacobian", bound, constrains="E||J_f(x)||_F^2 <= L0 / lambda: local Lipschitz constant K",
-                       description=bound.__doc__.splitlines()[0]))
+def rt_register_regularizers(register):
+    register(RegularizerSpec(
+        name="jacobian", factory=JacobianRegularizer,
+        strength=Strength("lambda", identity=0.0, low=0.0, high=1e4, default=0.1),
+        description="lambda * E||J_f(x)||_F^2, random-projection estimator (Hoffman et al. 2019)",
+        acts_on="loss",
+        bound=Bound(bound, constrains="E||J_f(x)||_F^2 <= L0 / lambda: local Lipschitz constant K",
+                       description=bound.__doc__.splitlines()[0]),
+    ))

@@ -80,14 +80,11 @@ def load_results(directory: str | Path):
 
 
 def report(directory: str | Path, out: str | Path | None = None) -> Path:
-    """Write the report of ``directory`` (into ``out``, default the directory itself) through the registered
-    ``rt report`` command; return the path of report.md."""
-    from rt_core.cli import build_parser
+    """Write the report of ``directory`` (into ``out``, default the directory itself) through the plugin that
+    writes reports (``rt_write_report``, the same path as ``rt report``); return the path of report.md."""
+    from rt_core.host.manager import write_report
 
-    argv = ["report", str(directory), *(["--out", str(out)] if out else [])]
-    args = build_parser().parse_args(argv)
-    args.func(args)
-    return Path(out or directory) / "report.md"
+    return Path(write_report(directory, out))
 
 
 def export(directory: str | Path, path: str | Path | None = None, format: str = "csv") -> Path:

@@ -10,7 +10,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.stats import wasserstein_distance
 
 import rt_core
-from rt_core import Augmentation, AugmentationSpec, BoundSpec, Strength, hookimpl
+from rt_core import Augmentation, AugmentationSpec, Bound, Regularizer, RegularizerSpec, Strength, hookimpl
 from theory import (
     QuadraticGap,
     assert_monotone,
@@ -51,11 +51,12 @@ def test_bounds_registry_is_extensible(rt_plugin):
 
     class Extra:
         @hookimpl
-        def rt_register_bounds(self, register):
-            register(BoundSpec("my_reg", shrinking, constrains="something"))
+        def rt_register_regularizers(self, register):
+            register(RegularizerSpec("my_reg", Regularizer, Strength("lambda", 0.0, 0.0),
+                                     bound=Bound(shrinking, constrains="something")))
 
     rt_plugin(Extra(), "bounds-extra")
-    assert "my_reg" in [b.regularizer for b in list_bounds()] and check_bound("my_reg").monotone
+    assert "my_reg" in list_bounds() and check_bound("my_reg").monotone
 
 
 def test_non_monotone_expression_is_caught_with_a_counterexample():

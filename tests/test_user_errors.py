@@ -105,7 +105,7 @@ def test_out_not_writable(tmp_path, capsys):
 
 def test_dataset_root_missing_names_the_key(tmp_path, capsys):
     text = TINY.replace('dataset = "handwritten_digits"\noptions = { size = 8 }', 'dataset = "cifar10"')
-    _run_bad(tmp_path, capsys, text, r"target\.root: dataset 'cifar10' is read from a folder you give; add root")
+    _run_bad(tmp_path, capsys, text, r"target\.root: dataset 'cifar10' is read from a folder you give; set root")
 
 
 def test_dataset_root_that_does_not_exist_names_the_key(tmp_path, capsys):

@@ -1,12 +1,12 @@
-"""``rt theory ...``: classify augmentations, list bounds with their monotonicity, run the T5
-constructions."""
+"""The theory plugin's commands: ``rt theory ...`` (classify augmentations, list bounds with their
+monotonicity, run the T5 constructions) and ``rt report``; and the report writer behind ``rt demo``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from rt_core.cli import command
+from rt_core import hookimpl
 
 NUMBER_ORDER = ("linearity_residual", "spectral_norm", "detail_gain", "median_gain", "lost_fraction",
                 "isometry_distance", "interior_isometry_distance", "border_effect")
@@ -41,13 +41,14 @@ def _classify(args) -> int:
 
 
 def _bounds(args) -> int:
+    from rt_core import get_regularizer
     from theory.bounds import check_bound, list_bounds
 
     rows = []
-    for spec in list_bounds():
+    for name, spec in list_bounds().items():
         expr, symbol, _ = spec.expression()
-        res = check_bound(spec.regularizer)
-        rows.append({"regularizer": spec.regularizer, "plugin": spec.plugin, "bound": str(expr),
+        res = check_bound(name)
+        rows.append({"regularizer": name, "plugin": get_regularizer(name).plugin, "bound": str(expr),
                      "strength": str(symbol), "constrains": spec.constrains, "direction": spec.direction,
                      "monotone": res.monotone, "decided_by": res.method, "derivative": str(res.derivative)})
     if args.json:
@@ -73,7 +74,6 @@ def _constructions(args) -> int:
     return 0
 
 
-@command("theory", _args)
 def theory_command(args: argparse.Namespace) -> int:
     """Theory: classify augmentations (T4), bounds (T1-T3), constructions (T5)."""
     return {"classify": _classify, "bounds": _bounds, "constructions": _constructions}[args.theory_command](args)
@@ -85,7 +85,6 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="where to write the report (default: the experiment directory)")
 
 
-@command("report", _report_args)
 def report_command(args: argparse.Namespace) -> int:
     """Write the theory-vs-experiment report (report.md, report.html, figures/, verdicts.json)."""
     from rt_core import RtError
@@ -105,27 +104,14 @@ def report_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="runs/demo", help="experiment directory (default runs/demo)")
-    p.add_argument("--config", default=None, help="a TOML file or the name of a shipped example "
-                   "(default: quickstart, shipped with rt)")
-    p.add_argument("--device", default="auto")
+@hookimpl
+def rt_register_commands(cli) -> None:
+    cli.command("theory", _args)(theory_command)
+    cli.command("report", _report_args)(report_command)
 
 
-@command("demo", _demo_args)
-def demo_command(args: argparse.Namespace) -> int:
-    """The main job: run the quickstart sweep on the embedded digits, then write its report."""
-    import time
-
-    from rt_core import examples
-    from rt_core.experiment.config import load_config
-    from rt_core.experiment.sweep import run_sweep
+@hookimpl
+def rt_write_report(directory, out):
     from theory.report_job import report_store
 
-    config = examples.resolve(args.config)
-    start = time.perf_counter()
-    counts = run_sweep(load_config(config), args.out, device=args.device)
-    path = report_store(args.out)
-    print(f"{counts['total']} trials in {time.perf_counter() - start:.0f} s; report: {path} and "
-          f"{path.with_suffix('.html')}")
-    return 0
+    return report_store(directory, out)

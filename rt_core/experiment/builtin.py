@@ -59,20 +59,19 @@ DATA = "rt_core.experiment.data"
 
 @hookimpl
 def rt_register_datasets(register):
-    splits = SPLITS
-    register(DatasetSpec("printed_digits", FloatLoader(f"{DATA}.synthetic", "load"), 10, splits=splits,
+    register(DatasetSpec("printed_digits", FloatLoader(f"{DATA}.synthetic", "load"), 10,
                          description="synthetic printed digits, Pillow font, SVHN-like (embedded)"))
-    register(DatasetSpec("handwritten_digits", FloatLoader(f"{DATA}.handwritten", "load"), 10, splits=splits,
+    register(DatasetSpec("handwritten_digits", FloatLoader(f"{DATA}.handwritten", "load"), 10,
                          description="scikit-learn's 1,797 handwritten digits, 8x8 -> 32x32 (embedded)"))
     for name, classes in (("cifar10", 10), ("cifar100", 100), ("svhn", 10), ("stl10", 10)):
-        register(DatasetSpec(name, FloatLoader(f"{DATA}.real", "load_torchvision", name), classes, splits=splits,
+        register(DatasetSpec(name, FloatLoader(f"{DATA}.real", "load_torchvision", name), classes,
                              description=f"torchvision {name} from a root you give", needs_root=True))
-    register(DatasetSpec("image_folder", FloatLoader(f"{DATA}.real", "load_image_folder"), 0, splits=splits,
+    register(DatasetSpec("image_folder", FloatLoader(f"{DATA}.real", "load_image_folder"), 0,
                          description="ROOT/{train,test}/<class>/<image>, resized to 32", needs_root=True))
 
 
 @hookimpl
 def rt_register_models(register):
     models = "rt_core.experiment.models"
-    register(ModelSpec("cifar_cnn", Deferred(models, "cifar_cnn"), "[XU22] CIFAR CNN, no BN, d=256", feature_dim=256))
-    register(ModelSpec("resnet18", Deferred(models, "resnet18"), "CIFAR ResNet-18, 3x3 stem, d=512", feature_dim=512))
+    register(ModelSpec("cifar_cnn", Deferred(models, "cifar_cnn"), "[XU22] CIFAR CNN, no BN, d=256"))
+    register(ModelSpec("resnet18", Deferred(models, "resnet18"), "CIFAR ResNet-18, 3x3 stem, d=512"))

@@ -68,16 +68,13 @@ def check_plugin(spec: Any, strengths: list[float], options: dict, where: str) -
 
 
 def check_domain(data_cfg: Any, where: str) -> None:
-    """Dataset options against the loader's signature; a dataset that needs a root is given one (whether the
-    folder holds the data is checked when it loads, before the first write)."""
+    """Dataset options against the loader's signature (a missing root is checked by the config, whether the
+    folder holds the data when it loads, before the first write)."""
     from rt_core.host.lookup import get_dataset
 
     spec = get_dataset(data_cfg.dataset)
     check_options(spec.loader, data_cfg.options, f"{where}.options", f"dataset '{spec.name}'",
                   skip=("split", "root"))
-    if spec.needs_root and not data_cfg.root:
-        raise RtError(f"{where}.root: dataset '{spec.name}' is read from a folder you give; add "
-                      f"root = \"/path/to/data\" under [{where}]")
 
 
 def check_model_options(model_cfg: Any) -> None:

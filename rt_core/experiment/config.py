@@ -217,8 +217,11 @@ def validate_names(cfg: ExperimentConfig) -> None:
     from rt_core.experiment.checks import check_domain, check_model_options, check_plugin
     from rt_core.host.lookup import get_augmentation, get_dataset, get_model, get_regularizer, registries
 
-    get_dataset(cfg.source.dataset)
-    get_dataset(cfg.target.dataset)
+    for section in ("source", "target"):
+        data = getattr(cfg, section)
+        if get_dataset(data.dataset).needs_root and not data.root:
+            raise RtError(f"{section}.root: dataset '{data.dataset}' is read from a folder you give; set "
+                          f"root = \"/path/to/{data.dataset}\" in [{section}] (nothing is downloaded)")
     get_model(cfg.model.name)
     check_domain(cfg.source, "source")
     check_domain(cfg.target, "target")

@@ -2,8 +2,8 @@
 write each outcome to the store (the single writer) as soon as it arrives.
 
 A killed sweep loses nothing finished: rerunning the same command skips every finished trial
-and re-runs the unfinished ones from scratch. rel_dt (percentage points) of each trial against
-the vanilla trial of its seed: (acc_tgt - acc_src) - (acc_tgt_v - acc_src_v).
+and re-runs the unfinished ones from scratch. Each finished trial's rel_dt against the vanilla
+trial of its seed is filled in (``rt_core.results.metrics.rel_dt``).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from rt_core.experiment.pipeline import Domain, evaluate_trial, load_domain, run
 from rt_core.experiment.training import Diverged
 from rt_core.experiment.trials import VANILLA, Trial, expand, shared_config, trial_config, trial_key
 from rt_core.host.manager import ensure_plugins, in_process_plugins, notify_trial_finished
+from rt_core.results.metrics import rel_dt
 from rt_core.results.store import Store, read_statuses
 
 
@@ -204,10 +205,11 @@ def _open_for_writing(out: str, cfg: ExperimentConfig) -> Store:
 def fill_rel_dt(store: Store) -> None:
     """Set rel_dt on every finished trial whose seed has a finished vanilla trial."""
     rows = [r for r in store.rows() if r["status"] == "finished"]
-    gap = {r["seed"]: r["metrics"]["acc_tgt"] - r["metrics"]["acc_src"] for r in rows if r["plugin"] == VANILLA}
+    vanilla = {r["seed"]: r["metrics"] for r in rows if r["plugin"] == VANILLA}
     for r in rows:
-        if r["seed"] in gap:
-            value = r["metrics"]["acc_tgt"] - r["metrics"]["acc_src"] - gap[r["seed"]]
+        if r["seed"] in vanilla:
+            v, m = vanilla[r["seed"]], r["metrics"]
+            value = rel_dt(m["acc_src"], m["acc_tgt"], v["acc_src"], v["acc_tgt"])
             if r["metrics"].get("rel_dt") != value:
                 store.set_metric(r["key"], "rel_dt", value)
 

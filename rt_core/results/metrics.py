@@ -1,11 +1,10 @@
-"""Derived metrics of a sweep, in percentage points, each trial against the vanilla trial of its seed:
+"""Metrics computed across trials, in percentage points, each trial m against the vanilla trial v of its seed:
 
-    delta_acc_src = acc_src - acc_src_vanilla
-    delta_acc_tgt = acc_tgt - acc_tgt_vanilla
-    rel_dt        = delta_acc_tgt - delta_acc_src = (acc_tgt - acc_src) - (acc_tgt_v - acc_src_v)
+    delta_acc_src = acc_src(m) - acc_src(v),   delta_acc_tgt = acc_tgt(m) - acc_tgt(v)
+    rel_dt(m)     = (acc_tgt(m) - acc_src(m)) - (acc_tgt(v) - acc_src(v)) = delta_acc_tgt - delta_acc_src
 
-and ``usable``: the trial finished and its source accuracy is more than 10 points above chance
-(100 / num_classes), i.e. its source model learnt something.
+and ``usable``: the trial finished and its source accuracy is more than USABLE_MARGIN points above
+chance (100 / num_classes), i.e. its source model learnt something.
 """
 
 from __future__ import annotations
@@ -13,15 +12,15 @@ from __future__ import annotations
 USABLE_MARGIN = 10.0
 
 
-def rel_dt(acc_src: float, acc_tgt: float, vanilla_src: float, vanilla_tgt: float) -> float:
-    """(acc_tgt - acc_src) - (vanilla_tgt - vanilla_src), in the units of the accuracies."""
-    return (acc_tgt - vanilla_tgt) - (acc_src - vanilla_src)
+def rel_dt(acc_src: float, acc_tgt: float, vanilla_acc_src: float, vanilla_acc_tgt: float) -> float:
+    """(acc_tgt - acc_src) - (vanilla_acc_tgt - vanilla_acc_src), in points."""
+    return (acc_tgt - acc_src) - (vanilla_acc_tgt - vanilla_acc_src)
 
 
-def deltas(acc_src: float, acc_tgt: float, vanilla_src: float, vanilla_tgt: float) -> dict[str, float]:
+def deltas(acc_src: float, acc_tgt: float, vanilla_acc_src: float, vanilla_acc_tgt: float) -> dict[str, float]:
     """delta_acc_src, delta_acc_tgt and rel_dt of one trial against its vanilla trial."""
-    return {"delta_acc_src": acc_src - vanilla_src, "delta_acc_tgt": acc_tgt - vanilla_tgt,
-            "rel_dt": rel_dt(acc_src, acc_tgt, vanilla_src, vanilla_tgt)}
+    return {"delta_acc_src": acc_src - vanilla_acc_src, "delta_acc_tgt": acc_tgt - vanilla_acc_tgt,
+            "rel_dt": rel_dt(acc_src, acc_tgt, vanilla_acc_src, vanilla_acc_tgt)}
 
 
 def usable(status: str, acc_src: float | None, num_classes: int) -> bool:
