@@ -54,21 +54,41 @@ def _classify(args) -> int:
     return 0
 
 
+def _check(args) -> int:
+    from theory.holds import holds_table
+
+    rows = [r.to_dict() for r in holds_table()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print("| regularizer | strength | constrained quantity | tau | T2 bound rho B K W1 | tightness bound/tau | "
+          "registered bound | K | acc_src % |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['regularizer']} | {r['strength']:g} | {r['constrained']:.4g} | {r['tau']:.4f} | "
+              f"{r['bound']:.4g} | {r['tightness']:.3g} | {r['registered_bound']:.4g} | {r['K']:.3g} | "
+              f"{r['acc_src']:.1f} |")
+    return 0
+
+
 def _bounds(args) -> int:
     from theory.bounds import check_bound, list_bounds
 
+    if args.check:
+        return _check(args)
     rows = []
     for spec in list_bounds():
         expr, symbol, _ = spec.expression()
         res = check_bound(spec.regularizer)
         rows.append({"regularizer": spec.regularizer, "plugin": spec.plugin, "bound": str(expr),
                      "strength": str(symbol), "constrains": spec.constrains, "direction": spec.direction,
-                     "monotone": res.monotone, "decided_by": res.method, "derivative": str(res.derivative)})
+                     "monotone": res.verdict, "decided_by": res.method, "derivative": str(res.derivative),
+                     "constants": res.constants})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     for r in rows:
-        mark = "monotone" if r["monotone"] else "NOT monotone"
+        mark = r["monotone"]
         print(f"{r['regularizer']:<13} tau <= {r['bound']}\n{'':<13} {r['direction']} in {r['strength']}: "
               f"{mark} ({r['decided_by']}); constrains {r['constrains']}")
     return 0
