@@ -53,7 +53,8 @@ from rt_core.host.testing import check_augmentation, check_regularizer  # noqa: 
 __all__ = [
     "Augmentation", "AugmentationSpec", "Bound", "DatasetSpec", "ModelSpec", "Normalize",
     "Params", "PluginError", "Regularizer", "RegularizerSpec", "RtError", "SpecList", "SplitModel",
-    "Strength", "check_augmentation", "check_regularizer", "count_parameters", "create_augmentation", "create_model", "create_regularizer",
+    "Strength", "check_augmentation", "check_regularizer",
+    "count_parameters", "create_augmentation", "create_model", "create_regularizer",
     "extract_features", "fit_linear_probe", "robust_accuracy",
     "get_augmentation", "get_dataset", "get_model", "get_plugin_manager", "get_regularizer",
     "hookimpl", "hookspec", "identity_strength", "import_torchvision", "list_augmentations", "list_datasets",
