@@ -49,6 +49,18 @@ def load_domain(data_cfg: DataConfig, device: torch.device) -> Domain:
     return Domain(xtr.to(device), ytr.to(device), xte.to(device), yte.to(device), classes)
 
 
+_DOMAINS: dict[str, tuple[Domain, Domain]] = {}
+
+
+def domains(cfg: ExperimentConfig, device: torch.device) -> tuple[Domain, Domain]:
+    """(source, target) of ``cfg`` on ``device``, loaded once per process."""
+    key = repr((cfg.source, cfg.target, str(device)))
+    if key not in _DOMAINS:
+        _DOMAINS.clear()
+        _DOMAINS[key] = load_domain(cfg.source, device), load_domain(cfg.target, device)
+    return _DOMAINS[key]
+
+
 def plugin_objects(trial: Trial) -> tuple[Augmentation | None, Regularizer | None]:
     """(augmentation, regularizer) for the trial; both None for vanilla."""
     if trial.plugin == VANILLA:

@@ -23,7 +23,7 @@ from rt_core.errors import RtError
 from rt_core.experiment.config import ExperimentConfig
 from rt_core.experiment.environment import resolve_device, versions
 from rt_core.experiment.packing.plan import make_packs, packing_method, train_pack
-from rt_core.experiment.pipeline import Domain, evaluate_trial, load_domain, run_trial, trial_timings
+from rt_core.experiment.pipeline import Domain, domains, evaluate_trial, run_trial, trial_timings
 from rt_core.experiment.training import Diverged
 from rt_core.experiment.trials import VANILLA, Trial, expand, shared_config, trial_config, trial_key
 from rt_core.host.manager import ensure_plugins, in_process_plugins, notify_trial_finished
@@ -43,18 +43,6 @@ class Outcome:
     epoch: int | None = None
     traceback: str | None = None
     versions: dict = field(default_factory=dict)
-
-
-_DOMAINS: dict[str, tuple[Domain, Domain]] = {}
-
-
-def domains(cfg: ExperimentConfig, device: torch.device) -> tuple[Domain, Domain]:
-    """(source, target) of ``cfg`` on ``device``, loaded once per process."""
-    key = repr((cfg.source, cfg.target, str(device)))
-    if key not in _DOMAINS:
-        _DOMAINS.clear()
-        _DOMAINS[key] = load_domain(cfg.source, device), load_domain(cfg.target, device)
-    return _DOMAINS[key]
 
 
 @dataclass
