@@ -22,7 +22,7 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
 def bench_command(args: argparse.Namespace) -> int:
     """Run the benchmarks (ratios measured side by side) and write their results files."""
     from benchmarks.harness import at_most, table, write_results
-    from rt_core.experiment.sweep import resolve_device
+    from rt_core.experiment.environment import resolve_device
 
     unknown = [n for n in args.names if n not in BENCHMARKS]
     if unknown:

@@ -32,6 +32,7 @@ _WHERE = {  # public name -> module that defines it
     "rt_core.host.registry": ("AugmentationSpec", "Bound", "DatasetSpec", "ModelSpec", "RegularizerSpec",
                               "Strength"),
     "rt_core.host.regularizer": ("Regularizer",),
+    "rt_core.host.testing": ("check_augmentation", "check_regularizer"),
     "rt_core.api": ("run", "load_results", "report", "export"),
 }
 _LAZY = {name: module for module, names in _WHERE.items() for name in names}

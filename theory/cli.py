@@ -8,8 +8,16 @@ import json
 
 from rt_core import hookimpl
 
-NUMBER_ORDER = ("linearity_residual", "spectral_norm", "detail_gain", "median_gain", "lost_fraction",
-                "isometry_distance", "interior_isometry_distance", "border_effect")
+
+def _option(text: str) -> tuple[str, object]:
+    """``key=value`` -> (key, value), the value read as JSON where it parses (1, 0.5, true), else text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--option takes key=value, got '{text}'")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 def _args(p: argparse.ArgumentParser) -> None:
@@ -19,24 +27,47 @@ def _args(p: argparse.ArgumentParser) -> None:
     c.add_argument("--strength", type=float, default=None, help="default: the augmentation's typical value")
     c.add_argument("--samples", type=int, default=5, help="sampled instances for random augmentations")
     c.add_argument("--grid", type=int, default=32, help="image grid n (n x n, one channel)")
+    c.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+                   help="augmentation option passed to its factory (repeatable), e.g. --option per_sample=true")
     c.add_argument("--json", action="store_true")
     b = sub.add_parser("bounds", help="registered bounds and their monotonicity (T1-T3)")
+    b.add_argument("--check", action="store_true",
+                   help="train small models on a synthetic covariate shift: does each bound hold? (tightness table)")
     b.add_argument("--json", action="store_true")
     k = sub.add_parser("constructions", help="robustness is neither necessary nor sufficient (T5)")
     k.add_argument("--json", action="store_true")
 
 
 def _classify(args) -> int:
-    from theory.classify import classify_augmentation
+    from theory.classify import NUMBER_KEYS, classify_augmentation
 
-    result = classify_augmentation(args.name, args.strength, n=args.grid, samples=args.samples)
+    result = classify_augmentation(args.name, args.strength, n=args.grid, samples=args.samples,
+                                   options=dict(args.option))
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
-    print(f"{result.name} at strength {result.strength:g}: {result.verdict}")
+    opts = "".join(f" {k}={v}" for k, v in result.options.items())
+    print(f"{result.name} at strength {result.strength:g}{opts}: {result.verdict}")
     print(f"  {result.reason}")
-    for key in NUMBER_ORDER:
-        print(f"  {key:<27} {result.numbers[key]:.4f}")
+    for key in NUMBER_KEYS:
+        print(f"  {key:<27} {result.numbers[key]:.4g}")
+    return 0
+
+
+def _check(args) -> int:
+    from theory.holds import holds_table
+
+    rows = [r.to_dict() for r in holds_table()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print("| regularizer | strength | constrained quantity | tau | T2 bound rho B K W1 | tightness bound/tau | "
+          "registered bound | K | acc_src % |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['regularizer']} | {r['strength']:g} | {r['constrained']:.4g} | {r['tau']:.4f} | "
+              f"{r['bound']:.4g} | {r['tightness']:.3g} | {r['registered_bound']:.4g} | {r['K']:.3g} | "
+              f"{r['acc_src']:.1f} |")
     return 0
 
 
@@ -44,18 +75,21 @@ def _bounds(args) -> int:
     from rt_core import get_regularizer
     from theory.bounds import check_bound, list_bounds
 
+    if args.check:
+        return _check(args)
     rows = []
     for name, spec in list_bounds().items():
         expr, symbol, _ = spec.expression()
         res = check_bound(name)
         rows.append({"regularizer": name, "plugin": get_regularizer(name).plugin, "bound": str(expr),
                      "strength": str(symbol), "constrains": spec.constrains, "direction": spec.direction,
-                     "monotone": res.monotone, "decided_by": res.method, "derivative": str(res.derivative)})
+                     "monotone": res.verdict, "decided_by": res.method, "derivative": str(res.derivative),
+                     "constants": res.constants})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     for r in rows:
-        mark = "monotone" if r["monotone"] else "NOT monotone"
+        mark = r["monotone"]
         print(f"{r['regularizer']:<13} tau <= {r['bound']}\n{'':<13} {r['direction']} in {r['strength']}: "
               f"{mark} ({r['decided_by']}); constrains {r['constrains']}")
     return 0

@@ -113,4 +113,5 @@ def resnet18(num_classes: int = 10, width: float = 1.0, in_channels: int = 3) ->
 
 
 def count_parameters(model: nn.Module) -> int:
+    """The number of parameters of ``model`` (trainable or not)."""
     return sum(p.numel() for p in model.parameters())

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 from rt_core.errors import RtError
+from rt_core.results.io import atomic_write
 
 SCHEMA_VERSION = 2
 COLUMNS = ("key", "plugin", "strength", "seed", "status", "config", "metrics", "timings", "versions",
@@ -187,16 +187,15 @@ class Store:
         timing_names = sorted({k for r in rows for k in r["timings"]})
         header = ["key", "plugin", "strength", "seed", "status", *METRICS, *timing_names, "epoch", "error"]
         path = self.directory / "results.csv"
-        tmp = path.with_suffix(f".csv.tmp{os.getpid()}")
-        with open(tmp, "w", newline="") as fh:
+
+        def write(fh) -> None:
             writer = csv.writer(fh)
             writer.writerow(header)
             for r in rows:
                 writer.writerow([r["key"], r["plugin"], r["strength"], r["seed"], r["status"],
                                  *[r["metrics"].get(m) for m in METRICS],
                                  *[r["timings"].get(t) for t in timing_names], r["epoch"], r["error"]])
-        os.replace(tmp, path)
-        return path
+        return atomic_write(path, write, newline="")
 
     def close(self) -> None:
         self.conn.close()

@@ -5,9 +5,9 @@ in seed, augmentation and weight decay: vanilla, any augmentation plugin, and a 
 record declares ``acts_on="optimizer"`` (verified by ``check_regularizer``) and whose
 ``optimizer_settings`` change nothing but ``weight_decay``.
 The model must have no batch norm. Packs use grouped convolutions where the model is a plain
-sequential CNN (1.02-1.51x faster than vmap on 2 CPU cores across runs of benchmarks/packed.py)
-and vmap otherwise. Each packed model trains exactly as ``train_source`` would train it alone, up
-to float rounding; its metrics come from the same evaluation as an unpacked trial's.
+sequential CNN (faster than vmap: benchmarks/results/packed.json) and vmap otherwise. Each packed
+model trains exactly as ``train_source`` would train it alone, up to float rounding; its metrics
+come from the same evaluation as an unpacked trial's.
 """
 
 from __future__ import annotations
