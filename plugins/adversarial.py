@@ -8,15 +8,17 @@ identity (the clean batch is returned).
 
 from __future__ import annotations
 
-from rt_core import BoundSpec, Regularizer, RegularizerSpec, Strength, hookimpl, pgd
+from rt_core import Bound, Regularizer, RegularizerSpec, Strength, hookimpl
 
 
 class AdversarialTraining(Regularizer):
     """Replaces each training batch with its PGD adversarial examples at radius eps = strength."""
 
-    def __init__(self, strength, norm="l2", steps=7, alpha=None, random_start=True, **options):
+    def __init__(self, strength, norm="l2", steps=7, alpha=None, random_start=True):
+        if norm not in ("l2", "linf"):
+            raise ValueError(f"unknown norm '{norm}'; use l2 or linf")
         super().__init__(strength, norm=norm, steps=int(steps), alpha=alpha,
-                         random_start=bool(random_start), **options)
+                         random_start=bool(random_start))
 
     @property
     def step_size(self) -> float:
@@ -26,6 +28,8 @@ class AdversarialTraining(Regularizer):
     def perturb(self, model, x, y, generator=None):
         if self.is_identity:
             return x
+        from rt_core import pgd
+
         was_training = model.training
         model.eval()
         try:
@@ -34,16 +38,6 @@ class AdversarialTraining(Regularizer):
                        random_start=self.options["random_start"], generator=generator)
         finally:
             model.train(was_training)
-
-
-@hookimpl
-def rt_register_regularizers(register):
-    register(RegularizerSpec(
-        name="adversarial", factory=AdversarialTraining,
-        strength=Strength("eps", identity=0.0, low=0.0, high=16.0, default=0.25),
-        description="PGD adversarial training, L2 by default, 7 steps, alpha = 2.5 eps / steps",
-        acts_on="inputs", needs_model=True,
-    ))
 
 
 def bound():
@@ -59,6 +53,12 @@ def bound():
 
 
 @hookimpl
-def rt_register_bounds(register):
-    register(BoundSpec("adversarial", bound, constrains="E||grad_x loss||_* <= L0 / eps (first order): "
-                       "input-gradient norm of g . f", description=bound.__doc__.splitlines()[0]))
+def rt_register_regularizers(register):
+    register(RegularizerSpec(
+        name="adversarial", factory=AdversarialTraining,
+        strength=Strength("eps", identity=0.0, low=0.0, high=16.0, default=0.25),
+        description="PGD adversarial training, L2 by default, 7 steps, alpha = 2.5 eps / steps",
+        acts_on="inputs",
+        bound=Bound(bound, constrains="E||grad_x loss||_* <= L0 / eps (first order): "
+                       "input-gradient norm of g . f", description=bound.__doc__.splitlines()[0]),
+    ))

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 
-import torch
-
 from rt_core import Augmentation, AugmentationSpec, Strength, hookimpl, uniform
+from rt_core.host.lazy import lazy
+
+torch = lazy("torch")  # imported on first use: loading the plugin stays cheap
 
 
 def symmetric_index(n: int, pad: int, device) -> torch.Tensor:
@@ -54,6 +55,9 @@ def blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
 
 class GaussianBlur(Augmentation):
     """Gaussian blur with sigma = strength; ``per_sample=True`` draws sigma_i ~ U[0, strength]."""
+
+    def __init__(self, strength, per_sample=False):
+        super().__init__(strength, per_sample=bool(per_sample))
 
     def sample_params(self, batch, image_shape, generator):
         if self.options.get("per_sample", False):

@@ -11,9 +11,10 @@ Random directions come from the global torch RNG on the features' device (the tr
 
 from __future__ import annotations
 
-import torch
+from rt_core import Bound, Regularizer, RegularizerSpec, Strength, hookimpl
+from rt_core.host.lazy import lazy
 
-from rt_core import BoundSpec, Regularizer, RegularizerSpec, Strength, hookimpl
+torch = lazy("torch")  # imported on first use: loading the plugin stays cheap
 
 MODES = ("projection", "exact", "feature_norm")
 
@@ -55,12 +56,12 @@ class JacobianRegularizer(Regularizer):
 
     needs_input_grad = True
 
-    def __init__(self, strength, mode="projection", projections=1, **options):
+    def __init__(self, strength, mode="projection", projections=1):
         if mode not in MODES:
             raise ValueError(f"unknown Jacobian mode '{mode}'; use one of {', '.join(MODES)}")
         if int(projections) < 1:
             raise ValueError("Jacobian regularization needs projections >= 1")
-        super().__init__(strength, mode=mode, projections=int(projections), **options)
+        super().__init__(strength, mode=mode, projections=int(projections))
 
     def penalty(self, model, x, y, features, logits):
         if self.is_identity:
@@ -78,16 +79,6 @@ class JacobianRegularizer(Regularizer):
         return self.strength * value
 
 
-@hookimpl
-def rt_register_regularizers(register):
-    register(RegularizerSpec(
-        name="jacobian", factory=JacobianRegularizer,
-        strength=Strength("lambda", identity=0.0, low=0.0, high=1e4, default=0.1),
-        description="lambda * E||J_f(x)||_F^2, random-projection estimator (Hoffman et al. 2019)",
-        acts_on="loss", needs_model=True,
-    ))
-
-
 def bound():
     """tau <= rho * B * W1 * sqrt(L0 / lambda).
 
@@ -103,6 +94,12 @@ def bound():
 
 
 @hookimpl
-def rt_register_bounds(register):
-    register(BoundSpec("jacobian", bound, constrains="E||J_f(x)||_F^2 <= L0 / lambda: local Lipschitz constant K",
-                       description=bound.__doc__.splitlines()[0]))
+def rt_register_regularizers(register):
+    register(RegularizerSpec(
+        name="jacobian", factory=JacobianRegularizer,
+        strength=Strength("lambda", identity=0.0, low=0.0, high=1e4, default=0.1),
+        description="lambda * E||J_f(x)||_F^2, random-projection estimator (Hoffman et al. 2019)",
+        acts_on="loss",
+        bound=Bound(bound, constrains="E||J_f(x)||_F^2 <= L0 / lambda: local Lipschitz constant K",
+                       description=bound.__doc__.splitlines()[0]),
+    ))

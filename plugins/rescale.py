@@ -7,10 +7,11 @@ m = 1 is the identity. SCIENCE.md's scale grid {1, .75, .5, .375, .25} is m = 1/
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-
 from rt_core import Augmentation, AugmentationSpec, Strength, hookimpl
+from rt_core.host.lazy import lazy
+
+torch = lazy("torch")  # imported on first use: loading the plugin stays cheap
+F = lazy("torch.nn.functional")
 
 
 def rescale(x: torch.Tensor, factor: float) -> torch.Tensor:
@@ -23,9 +24,7 @@ def rescale(x: torch.Tensor, factor: float) -> torch.Tensor:
 
 
 class Rescale(Augmentation):
-    """Deterministic rescale by factor m = strength (no random parameters)."""
-
-    identity_strength = 1.0
+    """Deterministic rescale by factor m = strength (no random parameters); identity m = 1."""
 
     def apply(self, x, params):
         return rescale(x, self.strength)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 
-import torch
-import torch.nn.functional as F
-
 from rt_core import Augmentation, AugmentationSpec, Strength, hookimpl, uniform
+from rt_core.host.lazy import lazy
+
+torch = lazy("torch")  # imported on first use: loading the plugin stays cheap
+F = lazy("torch.nn.functional")
 
 
 def rotate(x: torch.Tensor, angles_deg: torch.Tensor) -> torch.Tensor:

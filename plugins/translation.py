@@ -7,9 +7,10 @@ the border it is not a regularizer (theory T4). d = 0 is the identity.
 
 from __future__ import annotations
 
-import torch
-
 from rt_core import Augmentation, AugmentationSpec, Strength, hookimpl, uniform
+from rt_core.host.lazy import lazy
+
+torch = lazy("torch")  # imported on first use: loading the plugin stays cheap
 
 
 def translate(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:

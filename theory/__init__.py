@@ -4,22 +4,31 @@ The formalisation (SCIENCE.md T1-T5) is this toolkit's reconstruction of [XU22],
 not available to us: read "as formalised in this toolkit".
 """
 
-from theory.bounds import bound_expression, check_bound, list_bounds
-from theory.classify import Classification, classify_augmentation, strength_trend
-from theory.constructions import ConstructionResult, not_necessary, not_sufficient
-from theory.monotone import MonotoneResult, assert_monotone, check_monotone
-from theory.numeric import (
-    QuadraticGap,
-    SolverUnavailable,
-    sampled_bound,
-    trust_region_bound,
-    trust_region_eig,
-    w1_distance,
-)
+from __future__ import annotations
 
-__all__ = [
-    "Classification", "ConstructionResult", "MonotoneResult", "QuadraticGap", "SolverUnavailable",
-    "assert_monotone", "bound_expression", "check_bound", "check_monotone", "classify_augmentation",
-    "list_bounds", "not_necessary", "not_sufficient", "sampled_bound", "strength_trend",
-    "trust_region_bound", "trust_region_eig", "w1_distance",
-]
+import importlib
+from typing import Any
+
+_WHERE = {  # public name -> module; imported on first use, so `import theory` (and `rt --help`) stays cheap:
+    # sympy, cvxpy, scipy and torch are imported only by the functions that need them
+    "theory.bounds": ("bound_expression", "check_bound", "list_bounds"),
+    "theory.classify": ("Classification", "classify_augmentation", "strength_trend"),
+    "theory.constructions": ("ConstructionResult", "not_necessary", "not_sufficient"),
+    "theory.monotone": ("MonotoneResult", "assert_monotone", "check_monotone"),
+    "theory.numeric": ("QuadraticGap", "SolverUnavailable", "sampled_bound", "trust_region_bound",
+                       "trust_region_eig", "w1_distance"),
+}
+_LAZY = {name: module for module, names in _WHERE.items() for name in names}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'theory' has no attribute '{name}'")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-from rt_core import registries
+from rt_core import identity_strength, registries
 
 ALPHA = 0.05
 MIN_TRIALS, MIN_STRENGTHS = 6, 2
@@ -110,11 +110,11 @@ def judge(prediction: str, t: Trend) -> tuple[str, str]:
 def _theory(plugin: str, strengths: list[float]) -> tuple[str, str, str]:
     """(kind, prediction, theory text) for a plugin, from its bound or its classification."""
     regs = registries()
-    if plugin in regs.regularizers or plugin in regs.bounds:
-        if plugin in regs.bounds:
+    if plugin in regs.regularizers:
+        spec = regs.regularizers.get(plugin).bound
+        if spec is not None:
             from theory.bounds import check_bound
 
-            spec = regs.bounds.get(plugin)
             expr, symbol, _ = spec.expression()
             res = check_bound(plugin)
             if res.monotone and spec.direction == "decreasing":
@@ -143,16 +143,15 @@ def _augmentation_theory(plugin: str, swept: tuple[float, ...]) -> tuple[str, st
     return "unknown", f"mixed or undetermined verdicts {sorted(verdicts)} ({parts})"
 
 
-def match(rows: list[dict], min_acc_src: float = 15.0, identity: dict | None = None) -> list[PluginVerdict]:
+def match(rows: list[dict], min_acc_src: float = 15.0) -> list[PluginVerdict]:
     """One PluginVerdict per plugin in ``rows`` (dicts with plugin, strength, seed, acc_src, acc_tgt,
-    rel_dt, optional rob_src). Vanilla rows join every plugin at its identity strength (``identity``
-    overrides the registered one, e.g. weight decay's vanilla is the base weight decay)."""
+    rel_dt, optional rob_src). Vanilla rows join every plugin at its registered identity strength."""
     vanilla = [r for r in rows if r["plugin"] == "vanilla" and usable(r, min_acc_src)]
     out = []
     for plugin in sorted({r["plugin"] for r in rows} - {"vanilla"}):
         mine = [r for r in rows if r["plugin"] == plugin]
         good = [r for r in mine if usable(r, min_acc_src) and r.get("rel_dt") is not None]
-        ident = (identity or {}).get(plugin, identity_strength(plugin))
+        ident = identity_strength(plugin)
         points = [(ident, r) for r in vanilla] + [(r["strength"], r) for r in good]
         kind, prediction, theory_text = _theory(plugin, [s for s, _ in points])
         rel = trend([s for s, _ in points], [r["rel_dt"] for _, r in points])
@@ -162,15 +161,6 @@ def match(rows: list[dict], min_acc_src: float = 15.0, identity: dict | None = N
         out.append(PluginVerdict(plugin, kind, prediction, theory_text, rel, rob, verdict, reason,
                                  len(mine) - len(good)))
     return out
-
-
-def identity_strength(plugin: str) -> float:
-    """The registered identity strength of a plugin (0 for names no plugin registered)."""
-    regs = registries()
-    for reg in (regs.augmentations, regs.regularizers):
-        if plugin in reg:
-            return reg.get(plugin).strength.identity
-    return 0.0
 
 
 def robustness_vs_transfer(rows: list[dict], min_acc_src: float = 15.0) -> Trend:

@@ -13,11 +13,12 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from rt_core import RtError, get_dataset
+from rt_core import RtError, get_dataset, identity_strength
 from rt_core.experiment.config import parse_number
+from rt_core.results.metrics import rel_dt
 from rt_core.results.render import write_report
 from rt_core.results.store import Store
-from theory.matching import identity_strength, match, min_acc_for, robustness_vs_transfer, usable
+from theory.matching import match, min_acc_for, robustness_vs_transfer, usable
 
 REQUIRED = ("plugin", "strength", "seed", "acc_src", "acc_tgt")
 
@@ -43,22 +44,22 @@ def _store_provenance(store: Store, rows: list[dict]) -> dict:
             "last_run_wall_s": store.get_meta("last_run_s")}
 
 
-def _verdict_dicts(rows: list[dict], min_acc: float, identity: dict) -> tuple[list[dict], dict]:
+def _verdict_dicts(rows: list[dict], min_acc: float) -> tuple[list[dict], dict]:
     """Verdicts as JSON-ready dicts (the rel_dt trend also flattened to the top level) and the
     robustness-vs-transfer correlation."""
     verdicts = []
     finished = [r for r in rows if r["status"] == "finished"]
-    for v in match(finished, min_acc, identity):
+    for v in match(finished, min_acc):
         d = v.to_dict()
         d.update(spearman_rho=v.rel_dt.spearman_rho, p_value=v.rel_dt.p_value, slope=v.rel_dt.slope,
-                 slope_ci=v.rel_dt.slope_ci, n=v.rel_dt.n, identity=identity.get(v.plugin, identity_strength(v.plugin)))
+                 slope_ci=v.rel_dt.slope_ci, n=v.rel_dt.n, identity=identity_strength(v.plugin))
         verdicts.append(d)
     return verdicts, asdict(robustness_vs_transfer(finished, min_acc))
 
 
 def report_store(directory: str | Path, out: str | Path | None = None) -> Path:
     """Report of DIR/results.sqlite, written to ``out`` (default DIR)."""
-    store = Store(directory, create=False)
+    store = Store(directory, create=False, read_only=True)
     raw = store.rows()
     if not raw:
         raise RtError(f"{store.path} holds no trials yet; run `rt run CONFIG --out {directory}` first")
@@ -66,8 +67,7 @@ def report_store(directory: str | Path, out: str | Path | None = None) -> Path:
     dataset = config.get("source", {}).get("dataset")
     min_acc = min_acc_for(get_dataset(dataset).num_classes if dataset else 10)
     rows = [_flat(r, min_acc) for r in raw]
-    identity = {"weight_decay": config.get("train", {}).get("weight_decay", 0.0)}
-    verdicts, robust = _verdict_dicts(rows, min_acc, identity)
+    verdicts, robust = _verdict_dicts(rows, min_acc)
     provenance = _store_provenance(store, raw)
     store.close()
     title = f"Theory vs experiment: {Path(directory).name}"
@@ -107,7 +107,7 @@ def _with_rel_dt(rows: list[dict], path: Path) -> list[dict]:
             raise RtError(f"{path}: plugin '{r['plugin']}' seed {r['seed']} has no row at its identity strength "
                           f"{ident}; add that vanilla row")
         v = base[0]
-        r["rel_dt"] = (r["acc_tgt"] - r["acc_src"]) - (v["acc_tgt"] - v["acc_src"])
+        r["rel_dt"] = rel_dt(r["acc_src"], r["acc_tgt"], v["acc_src"], v["acc_tgt"])
         r["usable"] = True
     return rows
 
@@ -115,6 +115,6 @@ def _with_rel_dt(rows: list[dict], path: Path) -> list[dict]:
 def report_published(path: str | Path, out: str | Path) -> Path:
     """Report of a published-results CSV."""
     rows = read_published(path)
-    verdicts, robust = _verdict_dicts(rows, min_acc_for(None), {})
+    verdicts, robust = _verdict_dicts(rows, min_acc_for(None))
     provenance = {"imported_from": str(path), "seeds": sorted({r["seed"] for r in rows}), "trials": len(rows)}
     return write_report(out, f"Theory vs published results: {Path(path).name}", rows, verdicts, robust, provenance)

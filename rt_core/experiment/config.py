@@ -91,6 +91,16 @@ class SweepConfig:
 
 
 @dataclass(frozen=True)
+class SourceModelsConfig:
+    """Source models kept or brought: ``keep`` writes each trained model's state dict to
+    ``DIR/models/<trial key>.safetensors``; ``checkpoints`` is a CSV ``plugin,strength,seed,path``
+    (paths relative to the CSV) of existing models to evaluate instead of training them."""
+
+    keep: bool = False
+    checkpoints: str = ""
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     name: str = "experiment"
     seeds: list = field(default_factory=lambda: [0])
@@ -101,12 +111,14 @@ class ExperimentConfig:
     transfer: TransferConfig = field(default_factory=TransferConfig)
     attack: AttackConfig = field(default_factory=AttackConfig)
     sweep: list = field(default_factory=list)
+    source_models: SourceModelsConfig = field(default_factory=SourceModelsConfig)
 
 
 CHOICES = {"transfer.mode": ("linear_probe", "finetune"), "attack.norm": ("l2", "linf"),
            "train.base_augment": ("none", "crop", "crop_flip")}
 SECTIONS = {"source": DataConfig, "target": DataConfig, "model": ModelConfig, "train": TrainConfig,
-            "transfer": TransferConfig, "attack": AttackConfig}
+            "transfer": TransferConfig, "attack": AttackConfig, "source_models": SourceModelsConfig}
+REQUIRED = ("source", "target", "model")
 
 
 def parse_number(value: Any, where: str) -> float:
@@ -129,6 +141,8 @@ def _check_type(value: Any, hint: Any, where: str) -> Any:
         return parse_number(value, where)
     if base is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise RtError(f"{where}: expected an integer, got {value!r}")
+    if base is bool and not isinstance(value, bool):
+        raise RtError(f"{where}: expected true or false, got {value!r}")
     if base in (str, list, dict) and not isinstance(value, base):
         raise RtError(f"{where}: expected {base.__name__}, got {type(value).__name__} {value!r}")
     return value
@@ -200,11 +214,18 @@ def from_dict(data: dict) -> ExperimentConfig:
 def validate_names(cfg: ExperimentConfig) -> None:
     """Look every plugin, dataset and model name up (errors list the known names) and range-check
     every strength against the plugin's declared range."""
+    from rt_core.experiment.checks import check_domain, check_model_options, check_plugin
     from rt_core.host.lookup import get_augmentation, get_dataset, get_model, get_regularizer, registries
 
-    get_dataset(cfg.source.dataset)
-    get_dataset(cfg.target.dataset)
+    for section in ("source", "target"):
+        data = getattr(cfg, section)
+        if get_dataset(data.dataset).needs_root and not data.root:
+            raise RtError(f"{section}.root: dataset '{data.dataset}' is read from a folder you give; set "
+                          f"root = \"/path/to/{data.dataset}\" in [{section}] (nothing is downloaded)")
     get_model(cfg.model.name)
+    check_domain(cfg.source, "source")
+    check_domain(cfg.target, "target")
+    check_model_options(cfg.model)
     regs = registries()
     for i, sweep in enumerate(cfg.sweep):
         if sweep.plugin in regs.augmentations:
@@ -212,10 +233,21 @@ def validate_names(cfg: ExperimentConfig) -> None:
         elif sweep.plugin in regs.regularizers:
             spec = get_regularizer(sweep.plugin)
         else:
+            from rt_core.host.manager import broken_plugins
+
+            if sweep.plugin in broken_plugins():
+                raise RtError(f"sweep[{i}].plugin: {broken_plugins()[sweep.plugin]}")
             known = sorted(regs.augmentations.names() + regs.regularizers.names())
             raise RtError(f"sweep[{i}].plugin: unknown plugin '{sweep.plugin}'; known: {', '.join(known)}")
         for s in sweep.strengths:
             spec.strength.validate(s, f"sweep[{i}] {sweep.plugin}")
+        check_plugin(spec, sweep.strengths, sweep.options, f"sweep[{i}]")
+    if cfg.source_models.checkpoints:
+        from rt_core.experiment.checkpoints import checkpoint_for
+        from rt_core.experiment.trials import expand
+
+        for trial in expand(cfg):
+            checkpoint_for(cfg, trial)
 
 
 def load_config(path: str | Path) -> ExperimentConfig:
@@ -227,7 +259,26 @@ def load_config(path: str | Path) -> ExperimentConfig:
         data = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise RtError(f"config file '{path}' is not valid TOML: {err}") from err
+    _require_sections(data, path)
+    brought = data.get("source_models", {}).get("checkpoints") if isinstance(data.get("source_models"), dict) else None
+    if isinstance(brought, str) and brought and not Path(brought).is_absolute():  # relative to the config file
+        data["source_models"] = {**data["source_models"], "checkpoints": str(path.parent / brought)}
     return from_dict(data)
+
+
+def _require_sections(data: dict, path: Path) -> None:
+    """A config file names its domains, its model and its sweep: defaults there hide mistakes."""
+    for name in REQUIRED:
+        if name not in data:
+            raise RtError(f"{path}: no [{name}] section; add one (see examples/quickstart.toml), e.g. "
+                          f"{EXAMPLES[name]}")
+    if "sweep" not in data:
+        raise RtError(f"{path}: no [[sweep]] tables, so only vanilla trials would run; add [[sweep]] with plugin "
+                      "and strengths, or write sweep = [] at the top to run vanilla trials only")
+
+
+EXAMPLES = {"source": '[source] dataset = "printed_digits"', "target": '[target] dataset = "handwritten_digits"',
+            "model": '[model] name = "cifar_cnn"'}
 
 
 def to_dict(cfg: Any) -> Any:

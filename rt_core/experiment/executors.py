@@ -42,7 +42,8 @@ from typing import Any
 import torch
 
 from rt_core.errors import RtError
-from rt_core.experiment.sweep import Outcome, resolve_device
+from rt_core.experiment.environment import resolve_device
+from rt_core.experiment.sweep import Outcome
 from rt_core.experiment.trials import Trial
 
 Pack = list[tuple[Trial, str]]

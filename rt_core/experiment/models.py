@@ -1,6 +1,6 @@
 """Models split as h = g . f: a feature extractor f (normalisation inside) and a linear head g.
 
-Registered through ``rt_register_models`` like any plugin's models:
+Registered (by ``rt_core.experiment.builtin``) through ``rt_register_models`` like any plugin's models:
 - ``cifar_cnn``: the released [XU22] CNN (no BN), d = 256, 1,182,762 parameters at width 1;
 - ``resnet18``: the CIFAR ResNet-18 (3x3 stem, no max-pool), d = 512, 11,173,962 parameters.
 """
@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-
-from rt_core.host.hookspecs import hookimpl
-from rt_core.host.registry import ModelSpec
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2023, 0.1994, 0.2010)
@@ -116,10 +113,5 @@ def resnet18(num_classes: int = 10, width: float = 1.0, in_channels: int = 3) ->
 
 
 def count_parameters(model: nn.Module) -> int:
+    """The number of parameters of ``model`` (trainable or not)."""
     return sum(p.numel() for p in model.parameters())
-
-
-@hookimpl
-def rt_register_models(register):
-    register(ModelSpec("cifar_cnn", cifar_cnn, "[XU22] CIFAR CNN, no BN, d=256", feature_dim=256))
-    register(ModelSpec("resnet18", resnet18, "CIFAR ResNet-18, 3x3 stem, d=512", feature_dim=512))

@@ -4,34 +4,38 @@ write each outcome to the store (the single writer) as soon as it arrives.
 A killed sweep loses nothing finished: rerunning the same command skips every finished trial
 and re-runs the unfinished ones from scratch. Ctrl-C (SIGINT) stops the executor's workers, deletes
 the rows of the trials it cut short (none is left ``running``) and raises ``SweepInterrupted``.
-rel_dt (percentage points) of each trial against
-the vanilla trial of its seed: (acc_tgt - acc_src) - (acc_tgt_v - acc_src_v).
+Each finished trial's rel_dt against the vanilla trial of its seed is filled in
+(``rt_core.results.metrics.rel_dt``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import platform
+import sqlite3
 import sys
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
-from rt_core import __version__
 from rt_core.errors import RtError
+from rt_core.experiment.checkpoints import brought_info, save_model
+from rt_core.experiment.checks import check_model_fits, check_out_dir
 from rt_core.experiment.config import ExperimentConfig
+from rt_core.experiment.environment import resolve_device, versions
 from rt_core.experiment.interrupts import SigintGuard, SweepInterrupted
 from rt_core.experiment.packing.plan import make_packs, packing_method, train_pack
-from rt_core.experiment.pipeline import Domain, evaluate_trial, load_domain, run_trial, trial_timings
+from rt_core.experiment.pipeline import Domain, domains, evaluate_trial, run_trial, trial_timings
 from rt_core.experiment.training import Diverged
 from rt_core.experiment.trials import VANILLA, Trial, expand, shared_config, trial_config, trial_key
 from rt_core.host.manager import ensure_plugins, in_process_plugins, notify_trial_finished
+from rt_core.results.io import content_key
+from rt_core.results.metrics import rel_dt
 from rt_core.results.store import Store, read_statuses
 
 
@@ -48,36 +52,6 @@ class Outcome:
     versions: dict = field(default_factory=dict)
 
 
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> cuda when available, else cpu; 'cuda' without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RtError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto")
-    if name not in ("cpu",) and not name.startswith("cuda"):
-        raise RtError(f"unknown device '{name}'; use auto, cpu or cuda")
-    return torch.device(name)
-
-
-def versions(device: torch.device) -> dict[str, str]:
-    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
-    return {"rt": __version__, "torch": torch.__version__, "python": platform.python_version(),
-            "platform": platform.platform(), "device": str(device), "gpu": gpu, "host": platform.node(),
-            "threads": str(torch.get_num_threads())}
-
-
-_DOMAINS: dict[str, tuple[Domain, Domain]] = {}
-
-
-def domains(cfg: ExperimentConfig, device: torch.device) -> tuple[Domain, Domain]:
-    """(source, target) of ``cfg`` on ``device``, loaded once per process."""
-    key = repr((cfg.source, cfg.target, str(device)))
-    if key not in _DOMAINS:
-        _DOMAINS.clear()
-        _DOMAINS[key] = load_domain(cfg.source, device), load_domain(cfg.target, device)
-    return _DOMAINS[key]
-
-
 @dataclass
 class TrialRunner:
     """Runs a pack of trials (usually one; see ``rt_core.experiment.packing.plan``) in whichever process it lands
@@ -92,6 +66,10 @@ class TrialRunner:
     device: str = "auto"
     show_epochs: bool = False
     extra_plugins: tuple = ()
+    models_dir: str = ""  # with [source_models] keep: each trained model goes to models_dir/<key>.safetensors
+
+    def _keep(self, key: str) -> Path | None:
+        return Path(self.models_dir) / f"{key}.safetensors" if self.models_dir else None
 
     def __call__(self, pack: list[tuple[Trial, str]]) -> list[Outcome]:
         """Outcomes of a pack of (trial, key): one trial run alone, or several trained together."""
@@ -108,9 +86,10 @@ class TrialRunner:
 
     def _alone(self, trial: Trial, key: str, dev: torch.device, src: Domain, tgt: Domain) -> Outcome:
         with self._bar(f"{trial.label} seed {trial.seed}") as bar:
-            return _guarded(trial, key, versions(dev), lambda: run_trial(
+            info = {**versions(dev), **brought_info(self.cfg, trial)}
+            return _guarded(trial, key, info, lambda: run_trial(
                 trial, self.cfg, src, tgt, dev, on_epoch=lambda e, loss: (bar.update(1), bar.set_postfix(
-                    loss=f"{loss:.3f}"))))
+                    loss=f"{loss:.3f}")), keep=self._keep(key)))
 
     def _packed(self, pack: list[tuple[Trial, str]], dev: torch.device, src: Domain, tgt: Domain) -> list[Outcome]:
         method = packing_method(self.cfg, src.num_classes)
@@ -125,9 +104,11 @@ class TrialRunner:
         info = {**versions(dev), "packed": f"{method} x{len(pack)}"}
         outcomes = []
         for (trial, key), model, g, epoch in zip(pack, models, gens, diverged, strict=True):
-            def evaluate(model=model, g=g, trial=trial, epoch=epoch):
+            def evaluate(model=model, g=g, trial=trial, epoch=epoch, key=key):
                 if epoch is not None:
                     raise Diverged(epoch)
+                if self._keep(key) is not None:
+                    save_model(model, self._keep(key))
                 metrics, t = evaluate_trial(model, trial, self.cfg, src, tgt, g)
                 return metrics, trial_timings(train_s, t)
             outcomes.append(_guarded(trial, key, info, evaluate))
@@ -147,7 +128,8 @@ def _guarded(trial: Trial, key: str, info: dict, run: Callable[[], tuple[dict, d
 
 
 def experiment_key(cfg: ExperimentConfig) -> str:
-    return hashlib.sha256(json.dumps(shared_config(cfg), sort_keys=True, default=str).encode()).hexdigest()[:20]
+    """The key of the experiment: ``content_key`` of the config every trial shares."""
+    return content_key(shared_config(cfg))
 
 
 def _check_experiment(path: str, found: str | None, cfg: ExperimentConfig, force: bool) -> None:
@@ -166,7 +148,11 @@ def peek_store(out: str, cfg: ExperimentConfig, force: bool = False) -> dict[str
 
 def _open_for_writing(out: str, cfg: ExperimentConfig) -> Store:
     """Open (or create) DIR/results.sqlite for writing, stamped with ``cfg``; call after :func:`peek_store`."""
-    store = Store(out)
+    try:
+        store = Store(out)
+    except (OSError, sqlite3.OperationalError) as err:
+        why = getattr(err, "strerror", None) or err
+        raise RtError(f"--out {out}: cannot write there ({why}); give a directory you can write to") from err
     store.set_meta("experiment_key", experiment_key(cfg))
     store.set_meta("config", json.dumps(shared_config(cfg), sort_keys=True, default=str))
     return store
@@ -175,10 +161,11 @@ def _open_for_writing(out: str, cfg: ExperimentConfig) -> Store:
 def fill_rel_dt(store: Store) -> None:
     """Set rel_dt on every finished trial whose seed has a finished vanilla trial."""
     rows = [r for r in store.rows() if r["status"] == "finished"]
-    gap = {r["seed"]: r["metrics"]["acc_tgt"] - r["metrics"]["acc_src"] for r in rows if r["plugin"] == VANILLA}
+    vanilla = {r["seed"]: r["metrics"] for r in rows if r["plugin"] == VANILLA}
     for r in rows:
-        if r["seed"] in gap:
-            value = r["metrics"]["acc_tgt"] - r["metrics"]["acc_src"] - gap[r["seed"]]
+        if r["seed"] in vanilla:
+            v, m = vanilla[r["seed"]], r["metrics"]
+            value = rel_dt(m["acc_src"], m["acc_tgt"], v["acc_src"], v["acc_tgt"])
             if r["metrics"].get("rel_dt") != value:
                 store.set_metric(r["key"], "rel_dt", value)
 
@@ -213,16 +200,21 @@ def run_sweep(cfg: ExperimentConfig, out: str, device: str = "auto", force: bool
 
         executor = LocalExecutor()
     worker_device = executor.worker_device(device)
+    check_out_dir(out)
     statuses = peek_store(out, cfg, force)
     trials = expand(cfg)
     todo = [(t, k) for t in trials if statuses.get(k := trial_key(cfg, t)) != "finished"]
     counts = {"total": len(trials), "skipped": len(trials) - len(todo)}
     here = getattr(executor, "in_process", False)
-    runner = TrialRunner(cfg, worker_device, sys.stderr.isatty() and not quiet and here, in_process_plugins())
+    runner = TrialRunner(cfg, worker_device, sys.stderr.isatty() and not quiet and here, in_process_plugins(),
+                         str(Path(out) / "models") if cfg.source_models.keep else "")
     if pack < 1:
         raise RtError(f"--pack must be at least 1 (got {pack}); 1 trains every trial alone")
+    if pack > 1 and cfg.source_models.checkpoints:
+        raise RtError("--pack trains source models together, but source_models.checkpoints brings them; drop --pack")
     if todo:  # load (and so check) the data before the first write; kept for the trials run here
-        src, _ = domains(cfg, resolve_device(worker_device) if here else torch.device("cpu"))
+        src, tgt = domains(cfg, resolve_device(worker_device) if here else torch.device("cpu"))
+        check_model_fits(cfg, src, tgt, src.x_train.device)
         todo = make_packs(cfg, todo, pack, src.num_classes)
     store = _open_for_writing(out, cfg)
     try:

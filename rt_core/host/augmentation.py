@@ -13,17 +13,20 @@ replayable instance is what the theory module analyses (is it linear? a contract
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # torch is imported where it is used, so importing this module (and plugins) stays cheap
+    import torch
 
-Params = dict[str, torch.Tensor]
+Params = dict[str, "torch.Tensor"]
 
 
 class Augmentation:
     """Base class: subclasses implement ``sample_params`` and ``apply``.
 
-    ``identity_strength`` (class attribute, 0 by default) is the strength that changes nothing.
+    ``identity_strength`` is the strength that changes nothing. Its one source is the registry
+    record (``Strength.identity``): ``create_augmentation`` sets it on every instance it builds
+    (an instance built directly keeps the default 0).
     """
 
     identity_strength: float = 0.0
@@ -64,6 +67,8 @@ class Augmentation:
 
 def uniform(batch: int, low: float, high: float, generator: torch.Generator | None) -> torch.Tensor:
     """``batch`` floats uniform in [low, high], drawn on the generator's device (CPU by default)."""
+    import torch
+
     device = generator.device if generator is not None else "cpu"
     u = torch.rand(batch, generator=generator, device=device, dtype=torch.float64)
     return (low + (high - low) * u).float()

@@ -20,7 +20,6 @@ from rt_core.errors import PluginError
 from rt_core.host import hookspecs
 from rt_core.host.registry import (
     AugmentationSpec,
-    BoundSpec,
     DatasetSpec,
     ModelSpec,
     Registry,
@@ -28,13 +27,12 @@ from rt_core.host.registry import (
 )
 
 ENTRY_POINT_GROUP = "rt"
-CORE_MODULES = ("rt_core.experiment.models", "rt_core.experiment.data")
+CORE_MODULES = ("rt_core.experiment.builtin", "rt_core.cli")
 _KINDS = {  # registry attribute of Registries -> the record type its hook must register
     "augmentations": AugmentationSpec,
     "regularizers": RegularizerSpec,
     "datasets": DatasetSpec,
     "models": ModelSpec,
-    "bounds": BoundSpec,
 }
 
 
@@ -42,17 +40,17 @@ _KINDS = {  # registry attribute of Registries -> the record type its hook must 
 class Registries:
     """All registries, built from one pass over every plugin's registration hooks."""
 
-    augmentations: Registry = field(default_factory=lambda: Registry("augmentation"))
-    regularizers: Registry = field(default_factory=lambda: Registry("regularizer"))
-    datasets: Registry = field(default_factory=lambda: Registry("dataset"))
-    models: Registry = field(default_factory=lambda: Registry("model"))
-    bounds: Registry = field(default_factory=lambda: Registry("bound", key="regularizer"))
+    augmentations: Registry[AugmentationSpec] = field(default_factory=lambda: Registry("augmentation"))
+    regularizers: Registry[RegularizerSpec] = field(default_factory=lambda: Registry("regularizer"))
+    datasets: Registry[DatasetSpec] = field(default_factory=lambda: Registry("dataset"))
+    models: Registry[ModelSpec] = field(default_factory=lambda: Registry("model"))
 
 
 _PM: pluggy.PluginManager | None = None
 _VERSIONS: dict[str, str] = {}
 _CACHE: dict[str, Any] = {}
 _IN_PROCESS: dict[str, tuple[Any, str]] = {}  # name -> (object, version), from register_plugin
+_BROKEN: dict[str, str] = {}  # entry-point name -> warning line, for plugins that failed to import
 
 
 def _wanted_entry_points() -> list:
@@ -86,11 +84,56 @@ def _load() -> pluggy.PluginManager:
 
     for modname in CORE_MODULES:
         _register(pm, importlib.import_module(modname), modname, __version__)
-    for ep in _wanted_entry_points():
-        version = ep.dist.version if ep.dist is not None else "?"
-        _register(pm, ep.load(), ep.name, version)
+    eps = _wanted_entry_points()
+    _check_duplicates(eps)
+    for ep in eps:
+        module = _import_entry_point(ep)
+        if module is not None:
+            _register(pm, module, ep.name, _dist(ep)[1])
     check_pending(pm)
     return pm
+
+
+def _dist(ep: Any) -> tuple[str, str]:
+    """(distribution name, version) of an entry point, '?' where unknown."""
+    dist = getattr(ep, "dist", None)
+    return (dist.metadata["Name"] or "?", dist.version) if dist is not None else ("?", "?")
+
+
+def _check_duplicates(eps: list) -> None:
+    """Two distributions declaring the same plugin name: which one runs would be an accident."""
+    seen: dict[str, Any] = {}
+    for ep in eps:
+        if ep.name in seen and seen[ep.name].value != ep.value:
+            (a, va), (b, vb) = _dist(seen[ep.name]), _dist(ep)
+            raise PluginError(f"two installed distributions declare the rt plugin '{ep.name}': {a} {va} "
+                              f"({seen[ep.name].value}) and {b} {vb} ({ep.value}); uninstall one "
+                              f"(pip uninstall {b}) or rename its entry point")
+        seen[ep.name] = ep
+
+
+def _import_entry_point(ep: Any) -> Any:
+    """The plugin's module, or None when importing it raises: then the plugin is skipped, named with its
+    distribution in a one-line warning (and in ``broken_plugins``), and everything else still works."""
+    import sys
+
+    try:
+        return ep.load()
+    except Exception as err:  # noqa: BLE001 - documented boundary: a third-party module failing to import
+        dist, version = _dist(ep)
+        first = (str(err).splitlines() or [""])[0]
+        line = (f"plugin '{ep.name}' from {dist} {version} failed to import ({type(err).__name__}: {first}); "
+                f"skipped. Fix or uninstall it (pip uninstall {dist}), or list the plugins to load in "
+                "RT_LOAD_PLUGINS=a,b without it")
+        _BROKEN[ep.name] = line
+        print(f"rt: warning: {line}", file=sys.stderr)
+        return None
+
+
+def broken_plugins() -> dict[str, str]:
+    """Plugins whose module failed to import in this process: name -> the warning line."""
+    get_plugin_manager()
+    return dict(_BROKEN)
 
 
 def check_pending(pm: pluggy.PluginManager) -> None:
@@ -117,6 +160,7 @@ def reset() -> None:
     _VERSIONS.clear()
     _CACHE.clear()
     _IN_PROCESS.clear()
+    _BROKEN.clear()
 
 
 def register_plugin(obj: Any, name: str, version: str = "0") -> None:
@@ -165,7 +209,7 @@ def _fill(registry: Registry, record_type: type, pm: pluggy.PluginManager, hook:
                     f"pass a rt_core.{record_type.__name__}"
                 )
             registry.add(replace(record, plugin=_plugin))
-            out.setdefault(_plugin, []).append(getattr(record, registry.key))
+            out.setdefault(_plugin, []).append(record.name)
 
         impl.function(register=register)
 
@@ -186,16 +230,25 @@ def registries() -> Registries:
 
 
 def plugin_table() -> list[dict[str, Any]]:
-    """One dict per loaded plugin: name, version, hooks and the names it registered per kind."""
+    """One dict per loaded plugin: name, version, hooks, the names it registered per kind (with
+    each record's description under ``descriptions``) and its commands."""
+    from rt_core.host.commands import commands
+
     pm = get_plugin_manager()
-    registries()
+    regs = registries()
     origin = _CACHE["origin"]
+    by_plugin: dict[str, list[str]] = {}
+    for cmd in commands().values():
+        by_plugin.setdefault(cmd.plugin, []).append(cmd.name)
     rows = []
     for name, plugin in sorted(pm.list_name_plugin()):
         hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
         row = {"name": name, "version": plugin_version(name), "hooks": hooks}
+        row["descriptions"] = {}
         for kind in _KINDS:
             row[kind] = sorted(origin[kind].get(name, []))
+            row["descriptions"].update({n: getattr(regs, kind).get(n).description for n in row[kind]})
+        row["commands"] = sorted(by_plugin.get(name, []))
         rows.append(row)
     return rows
 
@@ -224,3 +277,12 @@ def report_sections(results: list[dict[str, Any]]) -> list[tuple[str, str]]:
                 )
             sections.append((item[0], item[1]))
     return sections
+
+
+def write_report(directory: Any, out: Any = None) -> Any:
+    """The report of the experiment in ``directory`` (into ``out``, default the directory), written by
+    the first plugin implementing ``rt_write_report``; returns the path of report.md."""
+    path = get_plugin_manager().hook.rt_write_report(directory=directory, out=out)
+    if path is None:
+        raise PluginError("no loaded plugin writes reports (the theory plugin does); check RT_LOAD_PLUGINS")
+    return path

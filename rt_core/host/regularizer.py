@@ -12,15 +12,21 @@ At its identity strength a regularizer must change nothing: training is exactly 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # torch is imported by whoever calls these methods; importing this module stays cheap
+    import torch
 
 
 class Regularizer:
-    """Base class; override only the methods the regularizer acts through."""
+    """Base class; override only the methods the regularizer acts through.
+
+    ``identity_strength`` is the strength that changes nothing; its one source is the registry
+    record (``Strength.identity``), which ``create_regularizer`` sets on every instance it builds.
+    """
 
     needs_input_grad: bool = False
+    identity_strength: float = 0.0
 
     def __init__(self, strength: float, **options: Any) -> None:
         self.strength = float(strength)
@@ -28,7 +34,8 @@ class Regularizer:
 
     @property
     def is_identity(self) -> bool:
-        return self.strength == 0.0
+        """True at the identity strength: training is then exactly the vanilla run."""
+        return self.strength == self.identity_strength
 
     def perturb(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
                 generator: torch.Generator | None = None) -> torch.Tensor:

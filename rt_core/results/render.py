@@ -9,13 +9,13 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rt_core.host.manager import report_sections
 from rt_core.results import figures
+from rt_core.results.io import atomic_write
 
 
 @dataclass
@@ -77,12 +77,6 @@ def to_html(blocks: list[Block], root: Path, title: str) -> str:
         elif b.kind == "code":
             parts.append(f"<pre>{html.escape(b.text)}</pre>")
     return "".join(parts) + "</body></html>"
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _verdict_rows(verdicts: list[dict]) -> list[list]:
@@ -159,7 +153,7 @@ def write_report(out: str | Path, title: str, trials: list[dict], verdicts: list
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     blocks = build_blocks(out, title, trials, verdicts, robustness, provenance)
-    _atomic_write(out / "verdicts.json", json.dumps(verdicts, indent=2, default=str))
-    _atomic_write(out / "report.html", to_html(blocks, out, title))
-    _atomic_write(out / "report.md", to_markdown(blocks))
+    atomic_write(out / "verdicts.json", json.dumps(verdicts, indent=2, default=str))
+    atomic_write(out / "report.html", to_html(blocks, out, title))
+    atomic_write(out / "report.md", to_markdown(blocks))
     return out / "report.md"

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 from rt_core.errors import RtError
+from rt_core.results.io import atomic_write
 
 SCHEMA_VERSION = 2
 COLUMNS = ("key", "plugin", "strength", "seed", "status", "config", "metrics", "timings", "versions",
@@ -35,6 +35,10 @@ CREATE TABLE IF NOT EXISTS trials (
 
 
 def _not_a_store(path: Path, why: str) -> RtError:
+    csv_copy = path.with_name("results.csv")
+    if csv_copy.is_file():
+        return RtError(f"{path} is not a readable rt results store ({why}); {csv_copy} beside it still holds every "
+                       "row written so far: keep it, move the broken file away and rerun, or report from a copy")
     return RtError(f"{path} is not an rt results store ({why}); point --out at an empty directory or one "
                    "written by `rt run`")
 
@@ -92,15 +96,23 @@ def read_statuses(directory: str | Path) -> tuple[dict[str, str], dict[str, str]
 class Store:
     """A results store at ``DIR/results.sqlite``."""
 
-    def __init__(self, directory: str | Path, create: bool = True) -> None:
+    def __init__(self, directory: str | Path, create: bool = True, read_only: bool = False) -> None:
+        """Open (or, with ``create``, make) the store; ``read_only`` opens an existing one for reading only,
+        writing nothing at all (no journal file either), so a read-only results folder can be reported."""
         self.directory = Path(directory)
         self.path = self.directory / "results.sqlite"
+        self.read_only = read_only
         if self.path.exists():
-            check_store_file(self.path)
-        elif not create:
+            tables = check_store_file(self.path)
+        elif not create or read_only:
             raise RtError(f"no results store at {self.path}; run `rt run CONFIG --out {self.directory}` first")
         else:
             self.directory.mkdir(parents=True, exist_ok=True)
+        if read_only:
+            if not tables:
+                raise RtError(f"{self.path} holds no trials yet; run `rt run CONFIG --out {self.directory}` first")
+            self.conn = _read_only(self.path)
+            return
         self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.executescript(SCHEMA)
@@ -110,11 +122,16 @@ class Store:
         if version != str(SCHEMA_VERSION):
             self.set_meta("schema_version", str(SCHEMA_VERSION))
 
+    def _writable(self) -> None:
+        if self.read_only:
+            raise RtError(f"{self.path} was opened read-only; open it with Store(directory) to write")
+
     def get_meta(self, name: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return row[0] if row else None
 
     def set_meta(self, name: str, value: str) -> None:
+        self._writable()
         self.conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
 
     def status(self, key: str) -> str | None:
@@ -123,6 +140,7 @@ class Store:
 
     def start(self, key: str, plugin: str, strength: float, seed: int, config: dict) -> None:
         """Record that a trial started (replacing any unfinished row of the same key)."""
+        self._writable()
         self.conn.execute(
             "INSERT OR REPLACE INTO trials (key, plugin, strength, seed, status, config, started) "
             "VALUES (?, ?, ?, ?, 'running', ?, ?)",
@@ -131,6 +149,7 @@ class Store:
     def finish(self, key: str, status: str, metrics: dict, timings: dict, versions: dict,
                error: str | None = None, epoch: int | None = None, traceback: str | None = None) -> None:
         """Write a trial's outcome in one transaction."""
+        self._writable()
         self.conn.execute(
             "UPDATE trials SET status = ?, metrics = ?, timings = ?, versions = ?, error = ?, epoch = ?, "
             "finished = ?, traceback = ? WHERE key = ?",
@@ -138,6 +157,7 @@ class Store:
              time.time(), traceback, key))
 
     def set_metric(self, key: str, name: str, value: float | None) -> None:
+        self._writable()
         row = self.conn.execute("SELECT metrics FROM trials WHERE key = ?", (key,)).fetchone()
         metrics = json.loads(row[0])
         metrics[name] = value
@@ -170,20 +190,20 @@ class Store:
 
     def write_csv(self) -> Path:
         """Write ``results.csv`` (one line per trial, metrics and timings flattened), atomically."""
+        self._writable()
         rows = self.rows()
         timing_names = sorted({k for r in rows for k in r["timings"]})
         header = ["key", "plugin", "strength", "seed", "status", *METRICS, *timing_names, "epoch", "error"]
         path = self.directory / "results.csv"
-        tmp = path.with_suffix(f".csv.tmp{os.getpid()}")
-        with open(tmp, "w", newline="") as fh:
+
+        def write(fh) -> None:
             writer = csv.writer(fh)
             writer.writerow(header)
             for r in rows:
                 writer.writerow([r["key"], r["plugin"], r["strength"], r["seed"], r["status"],
                                  *[r["metrics"].get(m) for m in METRICS],
                                  *[r["timings"].get(t) for t in timing_names], r["epoch"], r["error"]])
-        os.replace(tmp, path)
-        return path
+        return atomic_write(path, write, newline="")
 
     def close(self) -> None:
         self.conn.close()

@@ -81,7 +81,11 @@ def load_image_folder(split: str, root=None, seed: int = 0, size: int = 32):
         raise RtError(f"image folder '{folder}' not found: arrange images as ROOT/train/<class>/<image> "
                       "and ROOT/test/<class>/<image>, then pass ROOT as the dataset root")
     tv = import_torchvision()
-    ds = tv.datasets.ImageFolder(str(folder))
+    try:
+        ds = tv.datasets.ImageFolder(str(folder))
+    except FileNotFoundError as err:  # class folders without images, or no class folders at all
+        raise RtError(f"image folder '{folder}' holds no images in its class folders ({str(err).splitlines()[0]}); "
+                      "put images (.png, .jpg, ...) in ROOT/train/<class>/ and ROOT/test/<class>/") from err
     to_tensor = tv.transforms.functional.pil_to_tensor
     images = torch.stack([_resize(to_tensor(ds.loader(p).convert("RGB")).unsqueeze(0), size)[0]
                           for p, _ in ds.samples])

@@ -1,0 +1,104 @@
+"""The Python API for notebooks: run a sweep, load its results as a pandas DataFrame, write the report,
+export the table. Errors are RtErrors with the same one-line messages as the ``rt`` command.
+
+    import rt_core
+    df = rt_core.run("sweep.toml", "runs/mine")   # resumable, like `rt run`
+    df = rt_core.load_results("runs/mine")        # one row per trial, usable and delta columns
+    rt_core.report("runs/mine")                   # report.md, report.html, figures/, verdicts.json
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rt_core.errors import RtError
+
+METRIC_COLUMNS = ("acc_src", "rob_src", "acc_tgt", "loss_src", "loss_tgt", "tau")
+
+
+def run(config: Any, out: str | Path, device: str = "auto", force: bool = False, quiet: bool = True,
+        pack: int = 1):
+    """Run (or resume) the sweep of ``config`` into ``out`` and return :func:`load_results` of it.
+
+    ``config``: a path to a TOML file, the name of a shipped example, a dict shaped like the TOML
+    document, or an ExperimentConfig.
+    """
+    from rt_core import examples
+    from rt_core.experiment.config import ExperimentConfig, from_dict, load_config
+    from rt_core.experiment.sweep import run_sweep
+
+    if isinstance(config, ExperimentConfig):
+        cfg = config
+    elif isinstance(config, dict):
+        cfg = from_dict(config)
+    else:
+        cfg = load_config(examples.resolve(str(config)))
+    run_sweep(cfg, str(out), device=device, force=force, quiet=quiet, pack=pack)
+    return load_results(out)
+
+
+def _num_classes(config: dict) -> int:
+    from rt_core.host.lookup import get_dataset, registries
+
+    name = config.get("source", {}).get("dataset", "")
+    return get_dataset(name).num_classes if name in registries().datasets else 0
+
+
+def load_results(directory: str | Path):
+    """The trials in ``directory/results.sqlite`` (opened read-only) as a DataFrame, one row per trial:
+    key, plugin, strength, seed, status, the metrics, ``usable``, ``delta_acc_src``, ``delta_acc_tgt``,
+    ``rel_dt`` (against the vanilla trial of the same seed; NaN where that trial is missing or not
+    finished), error, epoch, and ``trained``/``checkpoint`` for source models brought from checkpoints."""
+    import pandas as pd
+
+    from rt_core.results import metrics
+    from rt_core.results.store import Store
+
+    store = Store(directory, create=False, read_only=True)
+    try:
+        rows, config = store.rows(), json.loads(store.get_meta("config") or "{}")
+    finally:
+        store.close()
+    classes = _num_classes(config)
+    vanilla = {r["seed"]: r["metrics"] for r in rows if r["plugin"] == "vanilla" and r["status"] == "finished"}
+    records = []
+    for r in rows:
+        m = r["metrics"]
+        rec = {k: r[k] for k in ("key", "plugin", "strength", "seed", "status")}
+        rec.update({k: m.get(k) for k in METRIC_COLUMNS})
+        rec["usable"] = metrics.usable(r["status"], m.get("acc_src"), classes)
+        v = vanilla.get(r["seed"])
+        ok = v is not None and r["status"] == "finished"
+        d = metrics.deltas(m["acc_src"], m["acc_tgt"], v["acc_src"], v["acc_tgt"]) if ok else {}
+        rec.update({k: d.get(k, float("nan")) for k in ("delta_acc_src", "delta_acc_tgt", "rel_dt")})
+        rec.update(error=r["error"], epoch=r["epoch"], trained=r["versions"].get("trained", True),
+                   checkpoint=r["versions"].get("checkpoint"))
+        records.append(rec)
+    return pd.DataFrame.from_records(records)
+
+
+def report(directory: str | Path, out: str | Path | None = None) -> Path:
+    """Write the report of ``directory`` (into ``out``, default the directory itself) through the plugin that
+    writes reports (``rt_write_report``, the same path as ``rt report``); return the path of report.md."""
+    from rt_core.host.manager import write_report
+
+    return Path(write_report(directory, out))
+
+
+def export(directory: str | Path, path: str | Path | None = None, format: str = "csv") -> Path:
+    """Write :func:`load_results` of ``directory`` as ``csv`` or ``parquet`` (default path:
+    ``directory/results_table.<format>``); return the path."""
+    if format not in ("csv", "parquet"):
+        raise RtError(f"--format {format}: use csv or parquet")
+    df = load_results(directory)
+    path = Path(path) if path else Path(directory) / f"results_table.{format}"
+    try:
+        df.to_csv(path, index=False) if format == "csv" else df.to_parquet(path, index=False)
+    except ImportError as err:
+        raise RtError(f"parquet needs pyarrow: pip install pyarrow ({err})") from err
+    except OSError as err:
+        raise RtError(f"cannot write {path} ({err.strerror or err}); pass --out FILE somewhere you can write") \
+            from err
+    return path
