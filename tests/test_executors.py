@@ -99,6 +99,9 @@ def test_ctrl_c_stops_every_worker_keeps_the_finished_and_a_rerun_resumes(tmp_pa
     kept = Store(out).count("finished")
     assert stderr.strip().splitlines() == [f"interrupted: {kept} finished trials kept; run the same command to resume"]
     assert 1 <= kept < 9 and Store(out).count("running") == 0
+    deadline = time.monotonic() + 10  # the resource tracker ends once every pipe to it is closed
+    while _session_processes(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert _session_processes(proc.pid) == []  # no worker outlived the driver
     counts = run_sweep(from_dict(tomllib.loads(Path(cfg).read_text())), str(out), device="cpu", quiet=True,
                        executor=LocalExecutor(2, 1))

@@ -147,15 +147,15 @@ def test_sigkill_mid_sweep_then_rerun_completes_each_trial_once(tmp_path):
     killed_at = _finished(out / "results.sqlite")
     assert 2 <= killed_at < 10
     interrupted = [r["key"] for r in Store(out).rows() if r["status"] == "running"]
-    assert len(interrupted) == 1  # killed in the middle of a trial
+    assert 1 <= len(interrupted) <= 2  # killed in the middle of a trial (one per worker, 2 on 2 cores)
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert f"({killed_at} skipped, {10 - killed_at} finished)" in rerun.stdout
     rows = Store(out).rows()
     assert len(rows) == 10 and len({r["key"] for r in rows}) == 10
     assert all(r["status"] == "finished" for r in rows)
-    redone = next(r for r in rows if r["key"] == interrupted[0])
-    assert redone["started"] > killed_time  # the interrupted trial was re-run from scratch
+    redone = [r for r in rows if r["key"] in interrupted]
+    assert all(r["started"] > killed_time for r in redone)  # the interrupted trials were re-run from scratch
 
 
 def test_lr_schedule_is_warmup_then_multistep():
@@ -187,8 +187,10 @@ def test_crop_flip_keeps_shape_and_moves_content():
 
 
 def test_each_trial_records_its_own_start_time(tmp_path):
-    cfg = load_config(write_tiny(tmp_path / "tiny.toml"))
-    run_sweep(cfg, str(tmp_path / "out"), device="cpu", quiet=True)
+    from rt_core.experiment.executors import LocalExecutor
+
+    cfg = load_config(write_tiny(tmp_path / "tiny.toml"))  # one trial after another, so times do not overlap
+    run_sweep(cfg, str(tmp_path / "out"), device="cpu", quiet=True, executor=LocalExecutor(1, 1))
     rows = sorted(Store(tmp_path / "out").rows(), key=lambda r: r["started"])
     for earlier, later in zip(rows, rows[1:], strict=False):
         assert earlier["finished"] <= later["started"]

@@ -111,7 +111,10 @@ def _worker_main(conn: Connection, threads: int | None) -> None:
             result: Any = runner(pack)
         except Exception as err:  # noqa: BLE001 - boundary: the driver stores it as the pack's failure
             result = (f"{type(err).__name__}: {err}".splitlines()[0], traceback.format_exc())
-        conn.send(result)
+        try:
+            conn.send(result)
+        except OSError:  # the driver was killed: nobody to tell
+            return
 
 
 @contextlib.contextmanager
