@@ -40,8 +40,9 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Source training: SGD(lr, momentum, weight_decay), LR x gamma at each milestone epoch, after a
-    linear warm-up from 0 over the first ``warmup_epochs`` epochs (0: none)."""
+    """Source training: SGD(lr, momentum, weight_decay) after a linear warm-up from 0 over the first
+    ``warmup_epochs`` epochs (0: none), then ``schedule`` "step" (LR x gamma at each milestone epoch)
+    or "cosine" (per-step cosine decay to 0 over the remaining steps; milestones unused)."""
 
     epochs: int = 10
     batch_size: int = 128
@@ -52,6 +53,7 @@ class TrainConfig:
     gamma: float = 0.1
     warmup_epochs: float = 0.0
     base_augment: str = "none"
+    schedule: str = "step"
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,8 @@ class ExperimentConfig:
 
 
 CHOICES = {"transfer.mode": ("linear_probe", "finetune"), "attack.norm": ("l2", "linf"),
-           "train.base_augment": ("none", "crop", "crop_flip")}
+           "train.base_augment": ("none", "crop", "crop_flip"),
+           "train.schedule": ("step", "cosine")}
 SECTIONS = {"source": DataConfig, "target": DataConfig, "model": ModelConfig, "train": TrainConfig,
             "transfer": TransferConfig, "attack": AttackConfig, "source_models": SourceModelsConfig}
 REQUIRED = ("source", "target", "model")
