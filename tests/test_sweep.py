@@ -195,8 +195,8 @@ def test_each_trial_records_its_own_start_time(tmp_path):
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero():
-    from rt_core.config import TrainConfig
-    from rt_core.train import lr_factor
+    from rt_core.experiment.config import TrainConfig
+    from rt_core.experiment.training import lr_factor
 
     cfg = TrainConfig(epochs=4, warmup_epochs=1, schedule="cosine", milestones=[2])
     assert lr_factor(1, 4, 10, cfg) == 0.5 and lr_factor(1, 9, 10, cfg) == 1.0
