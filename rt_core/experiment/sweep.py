@@ -29,6 +29,7 @@ from rt_core.experiment.pipeline import Domain, evaluate_trial, load_domain, run
 from rt_core.experiment.training import Diverged
 from rt_core.experiment.trials import VANILLA, Trial, expand, shared_config, trial_config, trial_key
 from rt_core.host.manager import ensure_plugins, in_process_plugins, notify_trial_finished
+from rt_core.results.metrics import rel_dt
 from rt_core.results.store import Store, read_statuses
 
 
@@ -189,10 +190,11 @@ def _open_for_writing(out: str, cfg: ExperimentConfig) -> Store:
 def fill_rel_dt(store: Store) -> None:
     """Set rel_dt on every finished trial whose seed has a finished vanilla trial."""
     rows = [r for r in store.rows() if r["status"] == "finished"]
-    gap = {r["seed"]: r["metrics"]["acc_tgt"] - r["metrics"]["acc_src"] for r in rows if r["plugin"] == VANILLA}
+    vanilla = {r["seed"]: r["metrics"] for r in rows if r["plugin"] == VANILLA}
     for r in rows:
-        if r["seed"] in gap:
-            value = r["metrics"]["acc_tgt"] - r["metrics"]["acc_src"] - gap[r["seed"]]
+        if r["seed"] in vanilla:
+            m, v = r["metrics"], vanilla[r["seed"]]
+            value = rel_dt(m["acc_src"], m["acc_tgt"], v["acc_src"], v["acc_tgt"])
             if r["metrics"].get("rel_dt") != value:
                 store.set_metric(r["key"], "rel_dt", value)
 

@@ -11,19 +11,20 @@ transaction (WAL journal), so a killed sweep leaves every finished row intact an
 from __future__ import annotations
 
 import csv
+import io
 import json
-import os
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 from rt_core.errors import RtError
+from rt_core.results.io import atomic_write
 
 SCHEMA_VERSION = 2
 COLUMNS = ("key", "plugin", "strength", "seed", "status", "config", "metrics", "timings", "versions",
            "error", "epoch", "started", "finished", "traceback")
-METRICS = ("acc_src", "rob_src", "acc_tgt", "loss_src", "loss_tgt", "tau", "rel_dt")
+METRICS = ("acc_src", "rob_src", "acc_tgt", "probe_acc_src", "loss_src", "loss_tgt", "tau", "rel_dt")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS trials (
@@ -165,17 +166,14 @@ class Store:
         rows = self.rows()
         timing_names = sorted({k for r in rows for k in r["timings"]})
         header = ["key", "plugin", "strength", "seed", "status", *METRICS, *timing_names, "epoch", "error"]
-        path = self.directory / "results.csv"
-        tmp = path.with_suffix(f".csv.tmp{os.getpid()}")
-        with open(tmp, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(header)
-            for r in rows:
-                writer.writerow([r["key"], r["plugin"], r["strength"], r["seed"], r["status"],
-                                 *[r["metrics"].get(m) for m in METRICS],
-                                 *[r["timings"].get(t) for t in timing_names], r["epoch"], r["error"]])
-        os.replace(tmp, path)
-        return path
+        buffer = io.StringIO(newline="")
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        for r in rows:
+            writer.writerow([r["key"], r["plugin"], r["strength"], r["seed"], r["status"],
+                             *[r["metrics"].get(m) for m in METRICS],
+                             *[r["timings"].get(t) for t in timing_names], r["epoch"], r["error"]])
+        return atomic_write(self.directory / "results.csv", buffer.getvalue())
 
     def close(self) -> None:
         self.conn.close()
