@@ -8,6 +8,7 @@ the vanilla trial of its seed: (acc_tgt - acc_src) - (acc_tgt_v - acc_src_v).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import platform
@@ -184,6 +185,9 @@ def _open_for_writing(out: str, cfg: ExperimentConfig) -> Store:
     store = Store(out)
     store.set_meta("experiment_key", experiment_key(cfg))
     store.set_meta("config", json.dumps(shared_config(cfg), sort_keys=True, default=str))
+    store.set_meta("name", cfg.name)
+    store.set_meta("sweep", json.dumps([{"plugin": s.plugin, "strengths": s.strengths} for s in cfg.sweep]))
+    store.set_meta("report", json.dumps(dataclasses.asdict(cfg.report)))
     return store
 
 

@@ -28,9 +28,10 @@ class Trial:
 
 
 def shared_config(cfg: ExperimentConfig) -> dict:
-    """The part of the experiment config every trial shares (not the sweep list, seeds or name)."""
+    """The part of the experiment config every trial shares (not the sweep list, seeds, name or
+    report settings)."""
     data = to_dict(cfg)
-    for key in ("sweep", "seeds", "name"):
+    for key in ("sweep", "seeds", "name", "report"):
         data.pop(key)
     return data
 
