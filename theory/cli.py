@@ -83,20 +83,24 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("directory", nargs="?", help="experiment directory holding results.sqlite")
     p.add_argument("--import", dest="csv", help="published results CSV: plugin,strength,seed,acc_src,acc_tgt[,rob_src]")
     p.add_argument("--out", help="where to write the report (default: the experiment directory)")
+    p.add_argument("--margin", type=float, default=None,
+                   help="equivalence margin in points of rel_dt (default: the config's [report] equivalence_margin)")
+    p.add_argument("--classes", type=int, default=None,
+                   help="with --import: class count of the source task, to exclude trials within 10 points of chance")
 
 
 @command("report", _report_args)
 def report_command(args: argparse.Namespace) -> int:
     """Write the theory-vs-experiment report (report.md, report.html, figures/, verdicts.json)."""
     from rt_core import RtError
-    from theory.report_job import report_published, report_store
+    from theory.report.job import report_published, report_store
 
     if args.csv:
         if not args.out:
             raise RtError("--import needs --out DIR, the folder to write the report to")
-        path = report_published(args.csv, args.out)
+        path = report_published(args.csv, args.out, args.margin, args.classes)
     elif args.directory:
-        path = report_store(args.directory, args.out)
+        path = report_store(args.directory, args.out, args.margin)
     else:
         raise RtError("give an experiment directory (rt report DIR) or --import FILE.csv --out DIR")
     print(f"report: {path} and {path.with_suffix('.html')}")
@@ -118,7 +122,7 @@ def demo_command(args: argparse.Namespace) -> int:
     from rt_core import RtError
     from rt_core.experiment.config import load_config
     from rt_core.experiment.sweep import run_sweep
-    from theory.report_job import report_store
+    from theory.report.job import report_store
 
     config = Path(args.config) if args.config else Path(__file__).resolve().parents[1] / "examples" / "quickstart.toml"
     if not config.is_file():
@@ -128,4 +132,40 @@ def demo_command(args: argparse.Namespace) -> int:
     path = report_store(args.out)
     print(f"{counts['total']} trials in {time.perf_counter() - start:.0f} s; report: {path} and "
           f"{path.with_suffix('.html')}")
+    return 0
+
+
+def _plan_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("directory", help="experiment directory holding results.sqlite")
+    p.add_argument("--effect", type=float, default=None,
+                   help="rel_dt effect over the swept range to detect, in points (default: the config's "
+                        "[report] plan_effect, else its equivalence margin, 2 points)")
+    p.add_argument("--power", type=float, default=0.8)
+    p.add_argument("--json", action="store_true")
+
+
+@command("plan", _plan_args)
+def plan_command(args: argparse.Namespace) -> int:
+    """Seeds a study needs per plugin, from a results store's measured seed-to-seed spread."""
+    import dataclasses
+
+    from rt_core import RtError
+    from theory.report.job import store_plan
+
+    if not 0.0 < args.power < 1.0:
+        raise RtError(f"--power must lie in (0, 1), got {args.power}")
+    if args.effect is not None and args.effect <= 0:
+        raise RtError(f"--effect must be > 0 points, got {args.effect}")
+    rows, alpha = store_plan(args.directory, args.effect, args.power)
+    if args.json:
+        print(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
+        return 0
+    print(f"seeds for {rows[0].power:.0%} power to detect a rel_dt effect of {rows[0].effect:g} points over the "
+          f"swept range (t-test on per-seed effects, alpha {alpha:g}; Holm: alpha / {len(rows)})")
+    print(f"{'plugin':<14}{'seeds now':>10}{'SD effect':>11}{'detect':>8}{'w/ Holm':>9}{'show none':>11}")
+    for r in rows:
+        sd = "-" if r.effect_sd is None else f"{r.effect_sd:.2f}"
+        cells = ["-" if n is None else str(n) for n in (r.seeds_to_detect, r.seeds_to_detect_holm,
+                                                           r.seeds_for_equivalence)]
+        print(f"{r.plugin:<14}{r.seeds_measured:>10}{sd:>11}{cells[0]:>8}{cells[1]:>9}{cells[2]:>11}")
     return 0

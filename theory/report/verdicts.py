@@ -161,4 +161,19 @@ class Report:
     settings: Settings
     plugins: list[PluginVerdict]
     robustness: Correlation
+    plan: list[PlanRow] = field(default_factory=list)
     provenance: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """Seeds a study needs per plugin, from the measured seed-to-seed spread of the rel_dt effect."""
+
+    plugin: str
+    seeds_measured: int
+    effect_sd: float | None
+    effect: float
+    power: float
+    seeds_to_detect: int | None
+    seeds_to_detect_holm: int | None
+    seeds_for_equivalence: int | None
