@@ -215,7 +215,7 @@ def attribute(d_src: Estimate, d_tgt: Estimate) -> str:
     if d_src.mean is None or d_tgt.mean is None:
         return "-"
     src, tgt = -d_src.mean, d_tgt.mean
-    parts = f"Delta acc_tgt {d_tgt.mean:+.1f}, Delta acc_src {d_src.mean:+.1f}"
+    parts = f"Δ acc_tgt {d_tgt.mean:+.1f}, Δ acc_src {d_src.mean:+.1f}"
     if tgt + src > 0:
         who = "target gains" if tgt >= src else "source loses"
     else:

@@ -1,7 +1,7 @@
 """The report's figures (matplotlib, Agg), each written atomically as a PNG.
 
-Strength axes carry the strength's symbol and unit. When the swept strengths span more than one
-decade the axis is logarithmic: ``log`` when the identity is positive (rescale's factor 1),
+Strength axes carry the strength's symbol and unit. When the swept strengths span a decade or more
+the axis is logarithmic: ``log`` when the identity is positive (rescale's factor 1),
 otherwise ``symlog`` with its linear region up to the weakest swept strength, so the identity 0
 (the vanilla) sits at the left edge and the swept grid is evenly spread.
 """
@@ -50,14 +50,18 @@ def _save(fig, path: Path) -> Path:
 def set_strength_axis(ax, levels: list[float], identity: float) -> None:
     """Log scale for grids spanning more than a decade (module docstring), ticks at the grid."""
     swept = [x for x in levels if x != identity and x > 0]
-    if swept and max(swept) / min(swept) > 10:
+    if swept and max(swept) / min(swept) >= 10:
         if identity > 0:
             ax.set_xscale("log")
         else:
             ax.set_xscale("symlog", linthresh=min(swept), linscale=0.6)
     ax.set_xticks(levels)
-    ax.set_xticklabels([f"{x:g}" for x in levels], fontsize=7, rotation=30 if len(levels) > 5 else 0)
+    ax.set_xticklabels([f"{x:.3g}" for x in levels], fontsize=7, rotation=30 if len(levels) > 5 else 0)
     ax.minorticks_off()
+    t = ax.xaxis.get_transform()
+    a, b = t.transform([min(levels), max(levels)])
+    pad = 0.05 * (b - a) if b > a else 1.0
+    ax.set_xlim(*t.inverted().transform([a - pad, b + pad]))
 
 
 def _mean_ci(v: PluginVerdict, metric: str) -> tuple[list, list, list, list]:
