@@ -11,12 +11,13 @@ STAMP := $(VENV)/.rt-installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile examples/plugin-template/pyproject.toml
+$(STAMP): pyproject.toml Makefile examples/plugin-template/pyproject.toml benchmarks/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_PIN)
-	$(BIN)/python -m pip install -q -e ".[test,ray,bench]"
+	$(BIN)/python -m pip install -q -e ".[test,ray]"
 	$(BIN)/python -m pip install -q -e examples/plugin-template
+	$(BIN)/python -m pip install -q -e benchmarks
 	touch $(STAMP)
 
 demo: install

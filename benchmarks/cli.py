@@ -7,7 +7,7 @@ import argparse
 import importlib
 import time
 
-from rt_core.cli import command
+from rt_core import hookimpl
 from rt_core.errors import RtError
 
 BENCHMARKS = ("head_fit", "augment", "pgd", "train_step", "packed", "gpu", "sweep")
@@ -19,11 +19,10 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
 
 
-@command("bench", _bench_args)
 def bench_command(args: argparse.Namespace) -> int:
     """Run the benchmarks (ratios measured side by side) and write their results files."""
     from benchmarks.harness import at_most, table, write_results
-    from rt_core.experiment.sweep import resolve_device
+    from rt_core.experiment.environment import resolve_device
 
     unknown = [n for n in args.names if n not in BENCHMARKS]
     if unknown:
@@ -43,3 +42,8 @@ def bench_command(args: argparse.Namespace) -> int:
         write_results(args.out, "run", [at_most("rt bench wall time", total, "s", 600)], [0], {"benchmarks": ran})
     print(f"rt bench: {len(ran)} benchmark(s) in {total:.0f} s on {device}")
     return 0
+
+
+@hookimpl
+def rt_register_commands(cli) -> None:
+    cli.command("bench", _bench_args)(bench_command)

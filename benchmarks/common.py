@@ -7,8 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from rt_core.experiment.config import ExperimentConfig, load_config
-from rt_core.experiment.pipeline import Domain, new_model
-from rt_core.experiment.sweep import domains  # noqa: F401 - (source, target), loaded once per process
+from rt_core.experiment.pipeline import Domain, domains, new_model  # noqa: F401 - domains: (source, target), loaded once per process
 from rt_core.experiment.training import Generators, train_source
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart.toml"

@@ -19,6 +19,9 @@ from typing import Any
 
 import torch
 
+from rt_core.experiment.environment import versions
+from rt_core.results.io import atomic_write
+
 DEFAULT_OUT = Path("benchmarks") / "results"
 
 
@@ -97,10 +100,6 @@ def hardware() -> dict[str, Any]:
             "gpu": gpu, "platform": platform.platform()}
 
 
-def versions() -> dict[str, str]:
-    from rt_core import __version__
-
-    return {"rt": __version__, "torch": torch.__version__, "python": platform.python_version()}
 
 
 def write_results(out: str | Path, name: str, measures: list[Measure], seeds: list[int],
@@ -109,13 +108,9 @@ def write_results(out: str | Path, name: str, measures: list[Measure], seeds: li
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     blob = {"name": name, "date": time.strftime("%Y-%m-%d %H:%M:%S"), "hardware": hardware(),
-            "versions": versions(), "seeds": seeds, "measures": [asdict(m) for m in measures],
+            "versions": versions(torch.device("cpu")), "seeds": seeds, "measures": [asdict(m) for m in measures],
             "details": details or {}}
-    path = out / f"{name}.json"
-    tmp = path.with_suffix(f".json.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(blob, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
-    return path
+    return atomic_write(out / f"{name}.json", json.dumps(blob, indent=2, sort_keys=False) + "\n")
 
 
 def table(name: str, measures: list[Measure]) -> str:

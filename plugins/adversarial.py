@@ -8,7 +8,7 @@ identity (the clean batch is returned).
 
 from __future__ import annotations
 
-from rt_core import BoundSpec, Regularizer, RegularizerSpec, Strength, hookimpl, pgd
+from rt_core import Bound, Regularizer, RegularizerSpec, Strength, hookimpl, pgd
 
 
 class AdversarialTraining(Regularizer):
@@ -36,16 +36,6 @@ class AdversarialTraining(Regularizer):
             model.train(was_training)
 
 
-@hookimpl
-def rt_register_regularizers(register):
-    register(RegularizerSpec(
-        name="adversarial", factory=AdversarialTraining,
-        strength=Strength("eps", identity=0.0, low=0.0, high=16.0, default=0.25),
-        description="PGD adversarial training, L2 by default, 7 steps, alpha = 2.5 eps / steps",
-        acts_on="inputs", needs_model=True,
-    ))
-
-
 def bound():
     """tau <= W1 * L0 / eps (first order).
 
@@ -59,6 +49,12 @@ def bound():
 
 
 @hookimpl
-def rt_register_bounds(register):
-    register(BoundSpec("adversarial", bound, constrains="E||grad_x loss||_* <= L0 / eps (first order): "
-                       "input-gradient norm of g . f", description=bound.__doc__.splitlines()[0]))
+def rt_register_regularizers(register):
+    register(RegularizerSpec(
+        name="adversarial", factory=AdversarialTraining,
+        strength=Strength("eps", identity=0.0, low=0.0, high=16.0, default=0.25),
+        description="PGD adversarial training, L2 by default, 7 steps, alpha = 2.5 eps / steps",
+        acts_on="inputs",
+        bound=Bound(bound, constrains="E||grad_x loss||_* <= L0 / eps (first order): "
+                       "input-gradient norm of g . f", description=bound.__doc__.splitlines()[0]),
+    ))

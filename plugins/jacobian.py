@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from rt_core import BoundSpec, Regularizer, RegularizerSpec, Strength, hookimpl
+from rt_core import Bound, Regularizer, RegularizerSpec, Strength, hookimpl
 
 MODES = ("projection", "exact", "feature_norm")
 
@@ -78,16 +78,6 @@ class JacobianRegularizer(Regularizer):
         return self.strength * value
 
 
-@hookimpl
-def rt_register_regularizers(register):
-    register(RegularizerSpec(
-        name="jacobian", factory=JacobianRegularizer,
-        strength=Strength("lambda", identity=0.0, low=0.0, high=1e4, default=0.1),
-        description="lambda * E||J_f(x)||_F^2, random-projection estimator (Hoffman et al. 2019)",
-        acts_on="loss", needs_model=True,
-    ))
-
-
 def bound():
     """tau <= rho * B * W1 * sqrt(L0 / lambda).
 
@@ -103,6 +93,12 @@ def bound():
 
 
 @hookimpl
-def rt_register_bounds(register):
-    register(BoundSpec("jacobian", bound, constrains="E||J_f(x)||_F^2 <= L0 / lambda: local Lipschitz constant K",
-                       description=bound.__doc__.splitlines()[0]))
+def rt_register_regularizers(register):
+    register(RegularizerSpec(
+        name="jacobian", factory=JacobianRegularizer,
+        strength=Strength("lambda", identity=0.0, low=0.0, high=1e4, default=0.1),
+        description="lambda * E||J_f(x)||_F^2, random-projection estimator (Hoffman et al. 2019)",
+        acts_on="loss",
+        bound=Bound(bound, constrains="E||J_f(x)||_F^2 <= L0 / lambda: local Lipschitz constant K",
+                       description=bound.__doc__.splitlines()[0]),
+    ))

@@ -6,7 +6,7 @@ lambda = 0 is the identity (no penalty is added).
 
 from __future__ import annotations
 
-from rt_core import BoundSpec, Regularizer, RegularizerSpec, Strength, hookimpl
+from rt_core import Bound, Regularizer, RegularizerSpec, Strength, hookimpl
 
 
 class LastLayerNorm(Regularizer):
@@ -16,16 +16,6 @@ class LastLayerNorm(Regularizer):
         if self.is_identity:
             return None
         return self.strength * model.head.weight.norm()
-
-
-@hookimpl
-def rt_register_regularizers(register):
-    register(RegularizerSpec(
-        name="last_layer", factory=LastLayerNorm,
-        strength=Strength("lambda", identity=0.0, low=0.0, high=1e3, default=0.01),
-        description="lambda * ||W_head||_F penalty on the linear head",
-        acts_on="loss", needs_model=True,
-    ))
 
 
 def bound():
@@ -42,6 +32,12 @@ def bound():
 
 
 @hookimpl
-def rt_register_bounds(register):
-    register(BoundSpec("last_layer", bound, constrains="||W_g||_F <= L0 / lambda: the head norm B",
-                       description=bound.__doc__.splitlines()[0]))
+def rt_register_regularizers(register):
+    register(RegularizerSpec(
+        name="last_layer", factory=LastLayerNorm,
+        strength=Strength("lambda", identity=0.0, low=0.0, high=1e3, default=0.01),
+        description="lambda * ||W_head||_F penalty on the linear head",
+        acts_on="loss",
+        bound=Bound(bound, constrains="||W_g||_F <= L0 / lambda: the head norm B",
+                       description=bound.__doc__.splitlines()[0]),
+    ))

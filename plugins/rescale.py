@@ -23,9 +23,7 @@ def rescale(x: torch.Tensor, factor: float) -> torch.Tensor:
 
 
 class Rescale(Augmentation):
-    """Deterministic rescale by factor m = strength (no random parameters)."""
-
-    identity_strength = 1.0
+    """Deterministic rescale by factor m = strength (no random parameters); identity m = 1."""
 
     def apply(self, x, params):
         return rescale(x, self.strength)

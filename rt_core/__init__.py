@@ -22,6 +22,7 @@ from rt_core.host.lookup import (  # noqa: E402
     get_dataset,
     get_model,
     get_regularizer,
+    identity_strength,
     list_augmentations,
     list_datasets,
     list_models,
@@ -35,25 +36,28 @@ from rt_core.host.manager import (  # noqa: E402
     registries,
     report_sections,
     unregister_plugin,
+    write_report,
 )
 from rt_core.host.manager import reset as reset_plugins  # noqa: E402
 from rt_core.host.registry import (  # noqa: E402
     AugmentationSpec,
-    BoundSpec,
+    Bound,
     DatasetSpec,
     ModelSpec,
     RegularizerSpec,
     Strength,
 )
 from rt_core.host.regularizer import Regularizer  # noqa: E402
+from rt_core.host.testing import check_augmentation, check_regularizer  # noqa: E402
 
 __all__ = [
-    "Augmentation", "AugmentationSpec", "BoundSpec", "DatasetSpec", "ModelSpec", "Normalize",
+    "Augmentation", "AugmentationSpec", "Bound", "DatasetSpec", "ModelSpec", "Normalize",
     "Params", "PluginError", "Regularizer", "RegularizerSpec", "RtError", "SpecList", "SplitModel",
-    "Strength", "count_parameters", "create_augmentation", "create_model", "create_regularizer",
+    "Strength", "check_augmentation", "check_regularizer",
+    "count_parameters", "create_augmentation", "create_model", "create_regularizer",
     "extract_features", "fit_linear_probe", "robust_accuracy",
     "get_augmentation", "get_dataset", "get_model", "get_plugin_manager", "get_regularizer",
-    "hookimpl", "hookspec", "import_torchvision", "list_augmentations", "list_datasets",
+    "hookimpl", "hookspec", "identity_strength", "import_torchvision", "list_augmentations", "list_datasets",
     "list_models", "list_regularizers", "notify_trial_finished", "pgd", "plugin_table", "project", "register_plugin",
-    "registries", "report_sections", "reset_plugins", "unregister_plugin", "uniform", "__version__",
+    "registries", "report_sections", "reset_plugins", "unregister_plugin", "write_report", "uniform", "__version__",
 ]

@@ -1,4 +1,5 @@
-"""The ``rt`` command. Each subcommand lives in a small function; user errors print one line
+"""The ``rt`` command: every subcommand comes from a plugin's ``rt_register_commands(cli)`` hook,
+this module's own (``plugins``, ``run``, ``demo``) included. User errors print one line
 (``rt: error: ...``) and exit with status 2."""
 
 from __future__ import annotations
@@ -6,19 +7,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from pathlib import Path
 
 from rt_core.errors import RtError
-
-COMMANDS: dict[str, tuple[Callable, Callable]] = {}
-
-
-def command(name: str, configure: Callable[[argparse.ArgumentParser], None]):
-    """Register ``fn(args) -> int`` as subcommand ``name``; ``configure`` adds its arguments."""
-    def wrap(fn: Callable) -> Callable:
-        COMMANDS[name] = (fn, configure)
-        return fn
-    return wrap
+from rt_core.host.hookspecs import hookimpl
 
 
 def _plugins_args(p: argparse.ArgumentParser) -> None:
@@ -29,7 +21,6 @@ def _cell(values: list[str]) -> str:
     return ", ".join(values) if values else "-"
 
 
-@command("plugins", _plugins_args)
 def plugins_command(args: argparse.Namespace) -> int:
     """List loaded plugins: name, version, hooks and what each registered."""
     from rt_core.host.manager import plugin_table
@@ -42,7 +33,7 @@ def plugins_command(args: argparse.Namespace) -> int:
     lines = []
     for r in rows:
         what = [f"{k}: {_cell(r[k])}" for k in ("augmentations", "regularizers", "datasets", "models",
-                                                "bounds") if r[k]]
+                                                "commands") if r[k]]
         lines.append((r["name"], r["version"], "; ".join(what) or _cell(r["hooks"])))
     widths = [max(len(str(x[i])) for x in [header, *lines]) for i in range(2)]
     print(f"{header[0]:<{widths[0]}}  {header[1]:<{widths[1]}}  {header[2]}")
@@ -51,37 +42,28 @@ def plugins_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_commands() -> None:
-    """Import the modules that define more subcommands (theory, report)."""
-    import importlib
-
-    for module in EXTRA_COMMANDS:
-        importlib.import_module(module)
-
-
-EXTRA_COMMANDS = ("theory.cli", "benchmarks.cli")  # theory, report, demo; bench
-
-
 def build_parser() -> argparse.ArgumentParser:
-    _load_commands()
+    """The argument parser of every registered subcommand."""
+    from rt_core.host.commands import commands
+
     parser = argparse.ArgumentParser(prog="rt", description="regularization and transferability toolkit")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (fn, configure) in COMMANDS.items():
-        p = sub.add_parser(name, help=(fn.__doc__ or "").splitlines()[0])
-        configure(p)
-        p.set_defaults(func=fn)
+    ordered = sorted(commands().values(), key=lambda c: c.plugin != __name__)  # the host's own first
+    for cmd in ordered:
+        p = sub.add_parser(cmd.name, help=cmd.summary)
+        cmd.configure(p)
+        p.set_defaults(func=cmd.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run ``rt`` with ``argv``; an RtError (bad input, a broken plugin) is one line and exit 2."""
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except RtError as err:
         print(f"rt: error: {err}", file=sys.stderr)
         return 2
-
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
@@ -115,7 +97,6 @@ def make_executor(args: argparse.Namespace):
     return RayExecutor(args.address, args.cpus_per_trial, gpus, args.max_retries)
 
 
-@command("run", _run_args)
 def run_command(args: argparse.Namespace) -> int:
     """Run a sweep (resumable: finished trials are skipped on a rerun).
 
@@ -134,6 +115,38 @@ def run_command(args: argparse.Namespace) -> int:
               "a rerun retries them", file=sys.stderr)
         return 1
     return 0
+
+
+def _demo_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="runs/demo", help="experiment directory (default runs/demo)")
+    p.add_argument("--config", default=None, help="default: examples/quickstart.toml of this checkout")
+    p.add_argument("--device", default="auto")
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    """The main job: run the quickstart sweep on the embedded digits, then write its report."""
+    import time
+
+    from rt_core.experiment.config import load_config
+    from rt_core.experiment.sweep import run_sweep
+    from rt_core.host.manager import write_report
+
+    config = Path(args.config) if args.config else Path(__file__).resolve().parents[1] / "examples" / "quickstart.toml"
+    if not config.is_file():
+        raise RtError(f"quickstart config not found at {config}; pass --config PATH")
+    start = time.perf_counter()
+    counts = run_sweep(load_config(config), args.out, device=args.device)
+    path = write_report(args.out)
+    print(f"{counts['total']} trials in {time.perf_counter() - start:.0f} s; report: {path} and "
+          f"{path.with_suffix('.html')}")
+    return 0
+
+
+@hookimpl
+def rt_register_commands(cli) -> None:
+    cli.command("plugins", _plugins_args)(plugins_command)
+    cli.command("run", _run_args)(run_command)
+    cli.command("demo", _demo_args)(demo_command)
 
 
 if __name__ == "__main__":

@@ -49,3 +49,79 @@ def test_bad_rt_load_plugins_is_one_line_and_exit_2():
     out = _rt("plugins", env={**os.environ, "RT_LOAD_PLUGINS": "nosuch"})
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and "nosuch" in out.stderr
+
+
+def test_every_command_comes_from_a_plugin_through_rt_register_commands():
+    from rt_core.host.commands import commands
+
+    origin = {name: cmd.plugin for name, cmd in commands().items()}
+    assert origin["run"] == origin["plugins"] == origin["demo"] == "rt_core.cli"
+    assert origin["theory"] == origin["report"] == "theory"
+    assert origin["bench"] == "bench"
+    rows = json.loads(_rt("plugins", "--json").stdout)
+    assert next(r for r in rows if r["name"] == "theory")["commands"] == ["report", "theory"]
+
+
+def test_the_host_imports_no_guest_by_name():
+    from pathlib import Path
+
+    for path in Path(__file__).resolve().parents[1].joinpath("rt_core").rglob("*.py"):
+        text = path.read_text()
+        for guest in ("theory", "benchmarks", "plugins."):
+            assert f"import {guest}" not in text and f"from {guest}" not in text, f"{path} names {guest}"
+
+
+def test_a_plugin_command_runs_and_a_duplicate_name_names_both_plugins(rt_plugin, capsys):
+    from rt_core import hookimpl
+
+    def configure(p):
+        p.add_argument("--times", type=int, default=1)
+
+    def shout(args):
+        """Print HEY."""
+        print("HEY" * args.times)
+        return 3
+
+    class Shout:
+        @hookimpl
+        def rt_register_commands(self, cli):
+            cli.command("shout", configure)(shout)
+
+    class Clash:
+        @hookimpl
+        def rt_register_commands(self, cli):
+            cli.command("run", configure)(shout)
+
+    rt_plugin(Shout(), "shout-plugin")
+    assert main(["shout", "--times", "2"]) == 3 and capsys.readouterr().out == "HEYHEY\n"
+    rt_plugin(Clash(), "clash-plugin")
+    assert main(["plugins"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'run' is registered twice" in err
+    assert "'clash-plugin'" in err and "'rt_core.cli'" in err
+
+
+def test_rt_write_report_is_how_the_host_gets_a_report(rt_plugin, tmp_path):
+    import rt_core
+    from rt_core import hookimpl
+
+    calls = []
+
+    class Reporter:
+        @hookimpl(tryfirst=True)
+        def rt_write_report(self, directory, out):
+            calls.append((directory, out))
+            return tmp_path / "report.md"
+
+    rt_plugin(Reporter(), "reporter")
+    assert rt_core.write_report("somewhere", "elsewhere") == tmp_path / "report.md"
+    assert calls == [("somewhere", "elsewhere")]
+
+
+def test_without_a_report_plugin_write_report_is_one_clear_error(fresh_plugins):
+    import rt_core
+    from rt_core import PluginError
+
+    fresh_plugins.setenv("RT_LOAD_PLUGINS", "blur")
+    with pytest.raises(PluginError, match="no loaded plugin writes reports"):
+        rt_core.write_report("anywhere")

@@ -74,3 +74,78 @@ def test_the_checks_catch_a_regularizer_that_acts_at_identity(rt_plugin):
     rt_plugin(Plugin(), "always")
     with pytest.raises(AssertionError, match="identity strength adds a penalty"):
         check_regularizer("always")
+
+
+def test_the_checks_verify_the_declared_flags(rt_plugin):
+    """A record's flags are read: a non-linear op declared linear, a random op declared not random,
+    and a regularizer whose acts_on does not match its methods all fail their check."""
+    import torch
+
+    from rt_core import Augmentation, AugmentationSpec, Regularizer, RegularizerSpec, Strength, hookimpl
+
+    class Square(Augmentation):
+        def apply(self, x, params):
+            return x * x
+
+    class Jitter(Augmentation):
+        def sample_params(self, batch, image_shape, generator):
+            return {"shift": 0.1 * torch.rand(batch, 1, 1, 1, generator=generator)}
+
+        def apply(self, x, params):
+            return (x * (1 - params["shift"])).clamp(0, 1)
+
+    class SecretPenalty(Regularizer):
+        def penalty(self, model, x, y, features, logits):
+            return None if self.is_identity else self.strength * logits.pow(2).mean()
+
+    class Liars:
+        @hookimpl
+        def rt_register_augmentations(self, register):
+            register(AugmentationSpec("square", Square, Strength("s", 0.0, 0.0, default=0.5), random=False))
+            register(AugmentationSpec("jitter", Jitter, Strength("s", 0.0, 0.0, default=0.5), random=False))
+
+        @hookimpl
+        def rt_register_regularizers(self, register):
+            register(RegularizerSpec("secret", SecretPenalty, Strength("l", 0.0, 0.0), acts_on="optimizer"))
+
+    rt_plugin(Liars(), "liars")
+    with pytest.raises(AssertionError, match="linear=True, but"):
+        check_augmentation("square")
+    with pytest.raises(AssertionError, match="random=False, but the output depends on the generator"):
+        check_augmentation("jitter")
+    with pytest.raises(AssertionError, match="acts_on='optimizer' but it overrides perturb or penalty"):
+        check_regularizer("secret")
+
+
+MODELS = rt_core.list_models().names()
+BOUNDS = sorted(spec.name for spec in rt_core.list_regularizers() if spec.bound is not None)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_model_contract(name):
+    """Every registered model builds as a SplitModel h = g . f with normalisation inside f, and
+    g is one linear layer: logits = head(features), features of the head's input width."""
+    import torch
+
+    torch.manual_seed(0)
+    model = rt_core.create_model(name, num_classes=5).eval()
+    assert isinstance(model, rt_core.SplitModel) and isinstance(model.head, torch.nn.Linear)
+    assert any(isinstance(m, rt_core.Normalize) for m in model.features.modules())
+    x = torch.rand(2, 3, 32, 32)
+    features, logits = model.forward_split(x)
+    assert features.shape == (2, model.feature_dim) and logits.shape == (2, 5)
+    assert torch.allclose(model(x), logits) and torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("name", BOUNDS)
+def test_bound_contract(name):
+    """Every registered bound names each of its symbols (the strength or a documented constant),
+    is positive, and is monotone in its declared direction over the whole strength domain."""
+    from theory import check_bound
+
+    bound = rt_core.get_regularizer(name).bound
+    expr, symbol, constants = bound.expression()
+    assert expr.free_symbols <= {symbol, *constants}, f"{name}: undocumented symbols"
+    assert all(isinstance(text, str) and text for text in constants.values())
+    assert symbol.is_positive and expr.is_positive
+    assert check_bound(name).monotone, f"{name}'s bound is not {bound.direction} in {symbol}"

@@ -7,10 +7,11 @@ import rt_core
 from plugins.blur import GaussianBlur
 from rt_core import (
     AugmentationSpec,
-    BoundSpec,
+    Bound,
     DatasetSpec,
     ModelSpec,
     PluginError,
+    Regularizer,
     RegularizerSpec,
     RtError,
     Strength,
@@ -52,7 +53,7 @@ def test_rt_register_augmentations_and_regularizers_reach_the_registries(rt_plug
     assert row["augmentations"] == ["extra_blur"] and row["regularizers"] == ["extra_reg"]
 
 
-def test_rt_register_datasets_models_and_bounds(rt_plugin):
+def test_rt_register_datasets_models_and_a_bound_in_a_regularizer_record(rt_plugin):
     def loader(split, root=None):
         return torch.zeros(3, 3, 32, 32), torch.zeros(3, dtype=torch.long)
 
@@ -66,13 +67,15 @@ def test_rt_register_datasets_models_and_bounds(rt_plugin):
             register(ModelSpec("cnn_again", rt_core.experiment.models.cifar_cnn))
 
         @hookimpl
-        def rt_register_bounds(self, register):
-            register(BoundSpec("jacobian_test", lambda: None, constrains="K"))
+        def rt_register_regularizers(self, register):
+            register(RegularizerSpec("jacobian_test", Regularizer, Strength("lambda", 0.0, 0.0),
+                                     bound=Bound(lambda: None, constrains="K")))
 
     rt_plugin(Extra(), "extra2")
     assert rt_core.get_dataset("zeros").loader("train")[0].shape == (3, 3, 32, 32)
     assert rt_core.count_parameters(rt_core.create_model("cnn_again")) == 1_182_762
-    assert rt_core.registries().bounds.get("jacobian_test").plugin == "extra2"
+    spec = rt_core.get_regularizer("jacobian_test")
+    assert spec.plugin == "extra2" and spec.bound.constrains == "K"
 
 
 def test_duplicate_name_names_both_plugins(rt_plugin):

@@ -69,9 +69,12 @@ def test_last_layer_penalty_is_lambda_times_frobenius_norm():
     assert torch.allclose(pen, 0.3 * torch.linalg.matrix_norm(model.head.weight))
 
 
-def test_weight_decay_replaces_the_base_value():
+def test_weight_decay_adds_to_the_base_value_and_its_identity_is_zero_whatever_the_base():
     reg = rt_core.create_regularizer("weight_decay", 1e-3)
-    assert reg.optimizer_settings({"lr": 0.1, "weight_decay": 5e-4}) == {"lr": 0.1, "weight_decay": 1e-3}
+    assert reg.optimizer_settings({"lr": 0.1, "weight_decay": 5e-4}) == {"lr": 0.1, "weight_decay": 1.5e-3}
+    ident = rt_core.create_regularizer("weight_decay", rt_core.identity_strength("weight_decay"))
+    assert ident.is_identity and ident.optimizer_settings({"lr": 0.1, "weight_decay": 5e-4}) == \
+        {"lr": 0.1, "weight_decay": 5e-4}
 
 
 @pytest.mark.parametrize("norm", ["l2", "linf"])

@@ -12,8 +12,9 @@ import torch
 
 from rt_core import RtError
 from rt_core.experiment.config import from_dict, load_config
+from rt_core.experiment.environment import resolve_device
 from rt_core.experiment.pipeline import load_domain, run_trial
-from rt_core.experiment.sweep import fill_rel_dt, resolve_device, run_sweep
+from rt_core.experiment.sweep import fill_rel_dt, run_sweep
 from rt_core.experiment.trials import Trial
 from rt_core.results.store import METRICS, Store
 from tests.tiny import write_tiny

@@ -1,24 +1,33 @@
-"""The registry of bounds: every regularizer's bound on tau, registered through rt_register_bounds
-(built-ins in their own plugin modules; third parties the same way)."""
+"""Every regularizer's bound on tau: the ``bound`` field of its registry record (built-ins in their
+own plugin modules; third parties the same way). All theory code reaches bounds through here."""
 
 from __future__ import annotations
 
-from rt_core import BoundSpec, registries
+from rt_core import Bound, PluginError, get_regularizer, list_regularizers
 from theory.monotone import MonotoneResult, check_monotone
 
 
-def list_bounds() -> list[BoundSpec]:
-    """Every registered BoundSpec, by regularizer name."""
-    return list(registries().bounds)
+def list_bounds() -> dict[str, Bound]:
+    """The bound of every regularizer that registers one, by regularizer name."""
+    return {spec.name: spec.bound for spec in list_regularizers() if spec.bound is not None}
+
+
+def get_bound(regularizer: str) -> Bound:
+    """The Bound of ``regularizer`` (PluginError when it is unknown or registers none)."""
+    bound = get_regularizer(regularizer).bound
+    if bound is None:
+        raise PluginError(f"regularizer '{regularizer}' registers no bound; known bounds: "
+                          f"{', '.join(list_bounds()) or '(none)'}")
+    return bound
 
 
 def bound_expression(regularizer: str):
     """(expr, strength_symbol, constants) of ``regularizer``'s bound (PluginError when it has none)."""
-    return registries().bounds.get(regularizer).expression()
+    return get_bound(regularizer).expression()
 
 
 def check_bound(regularizer: str, **kwargs) -> MonotoneResult:
     """Is the registered bound monotone in the strength, in its declared direction?"""
-    spec = registries().bounds.get(regularizer)
-    expr, symbol, _ = spec.expression()
-    return check_monotone(expr, symbol, spec.direction, **kwargs)
+    bound = get_bound(regularizer)
+    expr, symbol, _ = bound.expression()
+    return check_monotone(expr, symbol, bound.direction, **kwargs)

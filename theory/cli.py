@@ -1,15 +1,23 @@
-"""``rt theory ...``: classify augmentations, list bounds with their monotonicity, run the T5
-constructions."""
+"""The theory plugin's commands: ``rt theory ...`` (classify augmentations, list bounds with their
+monotonicity, run the T5 constructions) and ``rt report``; and the report writer behind ``rt demo``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from rt_core.cli import command
+from rt_core import hookimpl
 
-NUMBER_ORDER = ("linearity_residual", "spectral_norm", "detail_gain", "median_gain", "lost_fraction",
-                "isometry_distance", "interior_isometry_distance", "border_effect")
+
+def _option(text: str) -> tuple[str, object]:
+    """``key=value`` -> (key, value), the value read as JSON where it parses (1, 0.5, true), else text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--option takes key=value, got '{text}'")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 def _args(p: argparse.ArgumentParser) -> None:
@@ -19,42 +27,69 @@ def _args(p: argparse.ArgumentParser) -> None:
     c.add_argument("--strength", type=float, default=None, help="default: the augmentation's typical value")
     c.add_argument("--samples", type=int, default=5, help="sampled instances for random augmentations")
     c.add_argument("--grid", type=int, default=32, help="image grid n (n x n, one channel)")
+    c.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+                   help="augmentation option passed to its factory (repeatable), e.g. --option per_sample=true")
     c.add_argument("--json", action="store_true")
     b = sub.add_parser("bounds", help="registered bounds and their monotonicity (T1-T3)")
+    b.add_argument("--check", action="store_true",
+                   help="train small models on a synthetic covariate shift: does each bound hold? (tightness table)")
     b.add_argument("--json", action="store_true")
     k = sub.add_parser("constructions", help="robustness is neither necessary nor sufficient (T5)")
     k.add_argument("--json", action="store_true")
 
 
 def _classify(args) -> int:
-    from theory.classify import classify_augmentation
+    from theory.classify import NUMBER_KEYS, classify_augmentation
 
-    result = classify_augmentation(args.name, args.strength, n=args.grid, samples=args.samples)
+    result = classify_augmentation(args.name, args.strength, n=args.grid, samples=args.samples,
+                                   options=dict(args.option))
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
-    print(f"{result.name} at strength {result.strength:g}: {result.verdict}")
+    opts = "".join(f" {k}={v}" for k, v in result.options.items())
+    print(f"{result.name} at strength {result.strength:g}{opts}: {result.verdict}")
     print(f"  {result.reason}")
-    for key in NUMBER_ORDER:
-        print(f"  {key:<27} {result.numbers[key]:.4f}")
+    for key in NUMBER_KEYS:
+        print(f"  {key:<27} {result.numbers[key]:.4g}")
+    return 0
+
+
+def _check(args) -> int:
+    from theory.holds import holds_table
+
+    rows = [r.to_dict() for r in holds_table()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print("| regularizer | strength | constrained quantity | tau | T2 bound rho B K W1 | tightness bound/tau | "
+          "registered bound | K | acc_src % |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['regularizer']} | {r['strength']:g} | {r['constrained']:.4g} | {r['tau']:.4f} | "
+              f"{r['bound']:.4g} | {r['tightness']:.3g} | {r['registered_bound']:.4g} | {r['K']:.3g} | "
+              f"{r['acc_src']:.1f} |")
     return 0
 
 
 def _bounds(args) -> int:
+    from rt_core import get_regularizer
     from theory.bounds import check_bound, list_bounds
 
+    if args.check:
+        return _check(args)
     rows = []
-    for spec in list_bounds():
+    for name, spec in list_bounds().items():
         expr, symbol, _ = spec.expression()
-        res = check_bound(spec.regularizer)
-        rows.append({"regularizer": spec.regularizer, "plugin": spec.plugin, "bound": str(expr),
+        res = check_bound(name)
+        rows.append({"regularizer": name, "plugin": get_regularizer(name).plugin, "bound": str(expr),
                      "strength": str(symbol), "constrains": spec.constrains, "direction": spec.direction,
-                     "monotone": res.monotone, "decided_by": res.method, "derivative": str(res.derivative)})
+                     "monotone": res.verdict, "decided_by": res.method, "derivative": str(res.derivative),
+                     "constants": res.constants})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     for r in rows:
-        mark = "monotone" if r["monotone"] else "NOT monotone"
+        mark = r["monotone"]
         print(f"{r['regularizer']:<13} tau <= {r['bound']}\n{'':<13} {r['direction']} in {r['strength']}: "
               f"{mark} ({r['decided_by']}); constrains {r['constrains']}")
     return 0
@@ -73,7 +108,6 @@ def _constructions(args) -> int:
     return 0
 
 
-@command("theory", _args)
 def theory_command(args: argparse.Namespace) -> int:
     """Theory: classify augmentations (T4), bounds (T1-T3), constructions (T5)."""
     return {"classify": _classify, "bounds": _bounds, "constructions": _constructions}[args.theory_command](args)
@@ -89,7 +123,6 @@ def _report_args(p: argparse.ArgumentParser) -> None:
                    help="with --import: class count of the source task, to exclude trials within 10 points of chance")
 
 
-@command("report", _report_args)
 def report_command(args: argparse.Namespace) -> int:
     """Write the theory-vs-experiment report (report.md, report.html, figures/, verdicts.json)."""
     from rt_core import RtError
@@ -107,32 +140,11 @@ def report_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="runs/demo", help="experiment directory (default runs/demo)")
-    p.add_argument("--config", default=None, help="default: examples/quickstart.toml of this checkout")
-    p.add_argument("--device", default="auto")
-
-
-@command("demo", _demo_args)
-def demo_command(args: argparse.Namespace) -> int:
-    """The main job: run the quickstart sweep on the embedded digits, then write its report."""
-    import time
-    from pathlib import Path
-
-    from rt_core import RtError
-    from rt_core.experiment.config import load_config
-    from rt_core.experiment.sweep import run_sweep
-    from theory.report.job import report_store
-
-    config = Path(args.config) if args.config else Path(__file__).resolve().parents[1] / "examples" / "quickstart.toml"
-    if not config.is_file():
-        raise RtError(f"quickstart config not found at {config}; pass --config PATH")
-    start = time.perf_counter()
-    counts = run_sweep(load_config(config), args.out, device=args.device)
-    path = report_store(args.out)
-    print(f"{counts['total']} trials in {time.perf_counter() - start:.0f} s; report: {path} and "
-          f"{path.with_suffix('.html')}")
-    return 0
+@hookimpl
+def rt_register_commands(cli) -> None:
+    cli.command("theory", _args)(theory_command)
+    cli.command("report", _report_args)(report_command)
+    cli.command("plan", _plan_args)(plan_command)
 
 
 def _plan_args(p: argparse.ArgumentParser) -> None:
@@ -144,7 +156,6 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
 
 
-@command("plan", _plan_args)
 def plan_command(args: argparse.Namespace) -> int:
     """Seeds a study needs per plugin, from a results store's measured seed-to-seed spread."""
     import dataclasses
@@ -169,3 +180,10 @@ def plan_command(args: argparse.Namespace) -> int:
                                                            r.seeds_for_equivalence)]
         print(f"{r.plugin:<14}{r.seeds_measured:>10}{sd:>11}{cells[0]:>8}{cells[1]:>9}{cells[2]:>11}")
     return 0
+
+
+@hookimpl
+def rt_write_report(directory, out):
+    from theory.report.job import report_store
+
+    return report_store(directory, out)

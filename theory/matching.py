@@ -18,9 +18,10 @@ import functools
 
 import sympy
 
-from rt_core import registries
+from rt_core import identity_strength, registries
 from theory.report.verdicts import Bound, Prediction, StrengthClass
 
+__all__ = ["identity_strength", "min_acc_for", "predict", "strength_label"]
 CHANCE_MARGIN = 10.0
 
 
@@ -28,15 +29,6 @@ def min_acc_for(num_classes: int | None) -> float:
     """The source accuracy a trial must beat to count as learned: chance + 10 points (issue 14: a
     source model within 10 points of chance measures nothing); 0 when the class count is unknown."""
     return 100.0 / num_classes + CHANCE_MARGIN if num_classes else 0.0
-
-
-def identity_strength(plugin: str) -> float:
-    """The registered identity strength of a plugin (0 for names no plugin registered)."""
-    regs = registries()
-    for reg in (regs.augmentations, regs.regularizers):
-        if plugin in reg:
-            return reg.get(plugin).strength.identity
-    return 0.0
 
 
 def strength_label(plugin: str) -> tuple[str, str]:
@@ -64,7 +56,7 @@ def predict(plugin: str, strengths: tuple[float, ...]) -> Prediction:
 def _regularizer(plugin: str) -> Prediction:
     from theory.bounds import bound_expression, check_bound, list_bounds
 
-    specs = {b.regularizer: b for b in list_bounds()}
+    specs = list_bounds()
     if plugin not in specs:
         return Prediction("regularizer", "unknown", "no bound on tau is registered for this regularizer: "
                                                      "the theory makes no prediction")

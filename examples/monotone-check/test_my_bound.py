@@ -1,7 +1,8 @@
 """A plugin author's unit-level checks that their bound is monotone in the strength.
 
 Run with: pytest examples/monotone-check
-Replace `my_bound` with the expression your plugin registers through rt_register_bounds.
+Replace `my_bound` with the expression your regularizer registers in its record
+(`RegularizerSpec(..., bound=Bound(...))`).
 """
 
 import math

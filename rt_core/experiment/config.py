@@ -233,8 +233,11 @@ def validate_names(cfg: ExperimentConfig) -> None:
     every strength against the plugin's declared range."""
     from rt_core.host.lookup import get_augmentation, get_dataset, get_model, get_regularizer, registries
 
-    get_dataset(cfg.source.dataset)
-    get_dataset(cfg.target.dataset)
+    for section in ("source", "target"):
+        data = getattr(cfg, section)
+        if get_dataset(data.dataset).needs_root and not data.root:
+            raise RtError(f"{section}.root: dataset '{data.dataset}' is read from a folder you give; set "
+                          f"root = \"/path/to/{data.dataset}\" in [{section}] (nothing is downloaded)")
     get_model(cfg.model.name)
     regs = registries()
     for i, sweep in enumerate(cfg.sweep):

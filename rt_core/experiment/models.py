@@ -116,10 +116,11 @@ def resnet18(num_classes: int = 10, width: float = 1.0, in_channels: int = 3) ->
 
 
 def count_parameters(model: nn.Module) -> int:
+    """The number of parameters of ``model`` (trainable or not)."""
     return sum(p.numel() for p in model.parameters())
 
 
 @hookimpl
 def rt_register_models(register):
-    register(ModelSpec("cifar_cnn", cifar_cnn, "[XU22] CIFAR CNN, no BN, d=256", feature_dim=256))
-    register(ModelSpec("resnet18", resnet18, "CIFAR ResNet-18, 3x3 stem, d=512", feature_dim=512))
+    register(ModelSpec("cifar_cnn", cifar_cnn, "[XU22] CIFAR CNN, no BN, d=256"))
+    register(ModelSpec("resnet18", resnet18, "CIFAR ResNet-18, 3x3 stem, d=512"))

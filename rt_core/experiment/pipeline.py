@@ -16,12 +16,15 @@ from dataclasses import dataclass
 
 import torch
 
-from rt_core.experiment.config import ExperimentConfig
+from rt_core.experiment.config import DataConfig, ExperimentConfig
 from rt_core.experiment.evaluation import accuracy_and_loss, predict, robust_accuracy
+from rt_core.experiment.models import SplitModel
 from rt_core.experiment.training import Generators, train_source
 from rt_core.experiment.transfer import extract_features, finetune, fit_linear_probe
 from rt_core.experiment.trials import VANILLA, Trial
+from rt_core.host.augmentation import Augmentation
 from rt_core.host.lookup import create_augmentation, create_model, create_regularizer, registries
+from rt_core.host.regularizer import Regularizer
 
 
 @dataclass
@@ -35,7 +38,8 @@ class Domain:
     num_classes: int
 
 
-def load_domain(data_cfg, device: torch.device) -> Domain:
+def load_domain(data_cfg: DataConfig, device: torch.device) -> Domain:
+    """The domain's train and test splits, loaded through its registered dataset, on ``device``."""
     from rt_core.host.lookup import get_dataset
 
     spec = get_dataset(data_cfg.dataset)
@@ -46,7 +50,19 @@ def load_domain(data_cfg, device: torch.device) -> Domain:
     return Domain(xtr.to(device), ytr.to(device), xte.to(device), yte.to(device), classes)
 
 
-def plugin_objects(trial: Trial):
+_DOMAINS: dict[str, tuple[Domain, Domain]] = {}
+
+
+def domains(cfg: ExperimentConfig, device: torch.device) -> tuple[Domain, Domain]:
+    """(source, target) of ``cfg`` on ``device``, loaded once per process."""
+    key = repr((cfg.source, cfg.target, str(device)))
+    if key not in _DOMAINS:
+        _DOMAINS.clear()
+        _DOMAINS[key] = load_domain(cfg.source, device), load_domain(cfg.target, device)
+    return _DOMAINS[key]
+
+
+def plugin_objects(trial: Trial) -> tuple[Augmentation | None, Regularizer | None]:
     """(augmentation, regularizer) for the trial; both None for vanilla."""
     if trial.plugin == VANILLA:
         return None, None
@@ -55,7 +71,7 @@ def plugin_objects(trial: Trial):
     return None, create_regularizer(trial.plugin, trial.strength, **trial.options)
 
 
-def _probe_metrics(model, src: Domain, tgt: Domain, cfg: ExperimentConfig) -> tuple[dict, dict]:
+def _probe_metrics(model: SplitModel, src: Domain, tgt: Domain, cfg: ExperimentConfig) -> tuple[dict, dict]:
     t0 = time.perf_counter()
     feats = {name: extract_features(model, x) for name, x in
              (("s_tr", src.x_train), ("s_te", src.x_test), ("t_tr", tgt.x_train), ("t_te", tgt.x_test))}
@@ -71,22 +87,22 @@ def _probe_metrics(model, src: Domain, tgt: Domain, cfg: ExperimentConfig) -> tu
     return out, {"features_s": t1 - t0, "head_fit_s": time.perf_counter() - t1}
 
 
-def _finetune_metrics(model, tgt: Domain, cfg: ExperimentConfig, gens: Generators) -> tuple[dict, dict]:
+def _finetune_metrics(model: SplitModel, tgt: Domain, cfg: ExperimentConfig, gens: Generators) -> tuple[dict, dict]:
     t0 = time.perf_counter()
     tuned = finetune(model, tgt.x_train, tgt.y_train, tgt.num_classes, cfg.transfer, gens.order)
     acc, loss = accuracy_and_loss(predict(tuned, tgt.x_test), tgt.y_test)
     return {"acc_tgt": acc, "loss_tgt": loss}, {"finetune_s": time.perf_counter() - t0}
 
 
-def new_model(cfg: ExperimentConfig, num_classes: int, device: torch.device, seed: int):
+def new_model(cfg: ExperimentConfig, num_classes: int, device: torch.device, seed: int) -> SplitModel:
     """A freshly initialised source model of ``cfg`` (torch seeded with ``seed``), its 4-d weights
-    channels_last: convolutions then run NHWC, faster on the 2-core CPU (oneDNN) as on GPUs (cuDNN)."""
+    channels_last: convolutions then run NHWC (oneDNN on CPUs, cuDNN on GPUs; timed in benchmarks/)."""
     torch.manual_seed(seed)
     model = create_model(cfg.model.name, num_classes=num_classes, **cfg.model.options).to(device)
     return model.to(memory_format=torch.channels_last)
 
 
-def evaluate_trial(model, trial: Trial, cfg: ExperimentConfig, src: Domain, tgt: Domain,
+def evaluate_trial(model: SplitModel, trial: Trial, cfg: ExperimentConfig, src: Domain, tgt: Domain,
                    gens: Generators) -> tuple[dict, dict]:
     """Metrics and timings of a trained source model: acc_src, the target head, tau, rob_src."""
     t0 = time.perf_counter()

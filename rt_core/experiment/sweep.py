@@ -2,16 +2,14 @@
 write each outcome to the store (the single writer) as soon as it arrives.
 
 A killed sweep loses nothing finished: rerunning the same command skips every finished trial
-and re-runs the unfinished ones from scratch. rel_dt (percentage points) of each trial against
-the vanilla trial of its seed: (acc_tgt - acc_src) - (acc_tgt_v - acc_src_v).
+and re-runs the unfinished ones from scratch. Each finished trial's rel_dt against the vanilla
+trial of its seed is filled in (``rt_core.results.metrics.rel_dt``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import platform
 import sys
 import time
 import traceback
@@ -22,14 +20,15 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from rt_core import __version__
 from rt_core.errors import RtError
 from rt_core.experiment.config import ExperimentConfig
+from rt_core.experiment.environment import resolve_device, versions
 from rt_core.experiment.packing.plan import make_packs, packing_method, train_pack
-from rt_core.experiment.pipeline import Domain, evaluate_trial, load_domain, run_trial, trial_timings
+from rt_core.experiment.pipeline import Domain, domains, evaluate_trial, run_trial, trial_timings
 from rt_core.experiment.training import Diverged
 from rt_core.experiment.trials import VANILLA, Trial, expand, shared_config, trial_config, trial_key
 from rt_core.host.manager import ensure_plugins, in_process_plugins, notify_trial_finished
+from rt_core.results.io import content_key
 from rt_core.results.metrics import rel_dt
 from rt_core.results.store import Store, read_statuses
 
@@ -45,36 +44,6 @@ class Outcome:
     epoch: int | None = None
     traceback: str | None = None
     versions: dict = field(default_factory=dict)
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> cuda when available, else cpu; 'cuda' without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RtError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto")
-    if name not in ("cpu",) and not name.startswith("cuda"):
-        raise RtError(f"unknown device '{name}'; use auto, cpu or cuda")
-    return torch.device(name)
-
-
-def versions(device: torch.device) -> dict[str, str]:
-    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
-    return {"rt": __version__, "torch": torch.__version__, "python": platform.python_version(),
-            "platform": platform.platform(), "device": str(device), "gpu": gpu, "host": platform.node(),
-            "threads": str(torch.get_num_threads())}
-
-
-_DOMAINS: dict[str, tuple[Domain, Domain]] = {}
-
-
-def domains(cfg: ExperimentConfig, device: torch.device) -> tuple[Domain, Domain]:
-    """(source, target) of ``cfg`` on ``device``, loaded once per process."""
-    key = repr((cfg.source, cfg.target, str(device)))
-    if key not in _DOMAINS:
-        _DOMAINS.clear()
-        _DOMAINS[key] = load_domain(cfg.source, device), load_domain(cfg.target, device)
-    return _DOMAINS[key]
 
 
 @dataclass
@@ -163,7 +132,8 @@ class LocalExecutor:
 
 
 def experiment_key(cfg: ExperimentConfig) -> str:
-    return hashlib.sha256(json.dumps(shared_config(cfg), sort_keys=True, default=str).encode()).hexdigest()[:20]
+    """The key of the experiment: ``content_key`` of the config every trial shares."""
+    return content_key(shared_config(cfg))
 
 
 def _check_experiment(path: str, found: str | None, cfg: ExperimentConfig, force: bool) -> None:
@@ -197,7 +167,7 @@ def fill_rel_dt(store: Store) -> None:
     vanilla = {r["seed"]: r["metrics"] for r in rows if r["plugin"] == VANILLA}
     for r in rows:
         if r["seed"] in vanilla:
-            m, v = r["metrics"], vanilla[r["seed"]]
+            v, m = vanilla[r["seed"]], r["metrics"]
             value = rel_dt(m["acc_src"], m["acc_tgt"], v["acc_src"], v["acc_tgt"])
             if r["metrics"].get("rel_dt") != value:
                 store.set_metric(r["key"], "rel_dt", value)

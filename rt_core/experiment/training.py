@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from rt_core.experiment.config import TrainConfig
+from rt_core.experiment.models import SplitModel
 from rt_core.host.augmentation import Augmentation
 from rt_core.host.regularizer import Regularizer
 
@@ -66,7 +68,8 @@ def make_optimizer(model: torch.nn.Module, lr: float, momentum: float, weight_de
     return torch.optim.SGD(model.parameters(), **settings)
 
 
-def _batch_loss(model, x, y, regularizer: Regularizer | None, autocast: bool) -> torch.Tensor:
+def _batch_loss(model: SplitModel, x: torch.Tensor, y: torch.Tensor, regularizer: Regularizer | None,
+                autocast: bool) -> torch.Tensor:
     if regularizer is not None and regularizer.needs_input_grad:
         x = x.detach().requires_grad_(True)
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
@@ -84,7 +87,7 @@ def augment_batch(xb: torch.Tensor, gens: Generators, augmentation: Augmentation
     return xb if augmentation is None else augmentation(xb, gens.augment)
 
 
-def train_step(model, opt: torch.optim.Optimizer, xb: torch.Tensor, yb: torch.Tensor, gens: Generators,
+def train_step(model: SplitModel, opt: torch.optim.Optimizer, xb: torch.Tensor, yb: torch.Tensor, gens: Generators,
                augmentation: Augmentation | None, regularizer: Regularizer | None, base_augment: str,
                autocast: bool) -> torch.Tensor:
     """One SGD step on batch (xb, yb): base augmentation, plugin augmentation, the regularizer's
@@ -99,7 +102,7 @@ def train_step(model, opt: torch.optim.Optimizer, xb: torch.Tensor, yb: torch.Te
     return loss.detach()
 
 
-def lr_factor(epoch: int, step: int, steps_per_epoch: int, cfg) -> float:
+def lr_factor(epoch: int, step: int, steps_per_epoch: int, cfg: TrainConfig) -> float:
     """Multiplier of the base LR at global ``step`` (0-based) in ``epoch`` (1-based):
     min(1, (step + 1) / (warmup_epochs * steps_per_epoch)) * gamma ** #{m in milestones : m < epoch},
     i.e. torch's MultiStepLR stepped once per epoch, after a linear warm-up."""
@@ -108,7 +111,7 @@ def lr_factor(epoch: int, step: int, steps_per_epoch: int, cfg) -> float:
     return warm * cfg.gamma ** sum(1 for m in cfg.milestones if m < epoch)
 
 
-def train_source(model, x: torch.Tensor, y: torch.Tensor, cfg, gens: Generators,
+def train_source(model: SplitModel, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, gens: Generators,
                  augmentation: Augmentation | None = None, regularizer: Regularizer | None = None,
                  on_epoch: Callable[[int, float], None] | None = None) -> list[float]:
     """Train ``model`` on (x, y) in place per ``cfg`` (a TrainConfig); return the mean loss per epoch."""

@@ -17,8 +17,11 @@ from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 from torch import nn
 
+from rt_core.experiment.config import TransferConfig
+from rt_core.experiment.models import SplitModel
 
-def extract_features(model, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+
+def extract_features(model: SplitModel, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
     """f(x) for every row of x, in evaluation mode, no gradients, float32."""
     model.eval()
     with torch.no_grad():
@@ -85,7 +88,8 @@ def _freeze_batchnorm(model: nn.Module) -> None:
             m.eval()
 
 
-def finetune(model, x: torch.Tensor, y: torch.Tensor, num_classes: int, cfg, generator: torch.Generator):
+def finetune(model: SplitModel, x: torch.Tensor, y: torch.Tensor, num_classes: int, cfg: TransferConfig,
+             generator: torch.Generator) -> SplitModel:
     """A copy of ``model`` with a fresh head, all parameters trained by SGD; BN statistics frozen."""
     tuned = copy.deepcopy(model)
     tuned.head = nn.Linear(tuned.head.in_features, num_classes).to(x.device)

@@ -4,11 +4,10 @@ full config (everything that can change its result), so a rerun finds what is al
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass, field
 
 from rt_core.experiment.config import ExperimentConfig, to_dict
+from rt_core.results.io import content_key
 
 VANILLA = "vanilla"
 
@@ -42,8 +41,7 @@ def trial_config(cfg: ExperimentConfig, trial: Trial) -> dict:
 
 def trial_key(cfg: ExperimentConfig, trial: Trial) -> str:
     """sha256 of the canonical JSON of the trial's full config, first 20 hex digits."""
-    blob = json.dumps(trial_config(cfg, trial), sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+    return content_key(trial_config(cfg, trial))
 
 
 def expand(cfg: ExperimentConfig) -> list[Trial]:

@@ -23,7 +23,9 @@ Params = dict[str, torch.Tensor]
 class Augmentation:
     """Base class: subclasses implement ``sample_params`` and ``apply``.
 
-    ``identity_strength`` (class attribute, 0 by default) is the strength that changes nothing.
+    ``identity_strength`` is the strength that changes nothing. Its one source is the registry
+    record (``Strength.identity``): ``create_augmentation`` sets it on every instance it builds
+    (an instance built directly keeps the default 0).
     """
 
     identity_strength: float = 0.0

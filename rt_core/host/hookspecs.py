@@ -19,7 +19,8 @@ def rt_register_augmentations(register):
 
 @hookspec
 def rt_register_regularizers(register):
-    """Register regularizers: ``register(RegularizerSpec(...))`` once per regularizer."""
+    """Register regularizers: ``register(RegularizerSpec(...))`` once per regularizer; a regularizer's
+    function-class bound on tau (theory T1-T3) is part of its record (``bound=Bound(...)``)."""
 
 
 @hookspec
@@ -33,11 +34,15 @@ def rt_register_models(register):
 
 
 @hookspec
-def rt_register_bounds(register):
-    """Register function-class bounds for regularizers: ``register(BoundSpec(...))``.
+def rt_register_commands(cli):
+    """Add ``rt`` subcommands: ``cli.command(name, configure)(fn)``, ``configure(parser)`` adding the
+    argparse arguments and ``fn(args) -> int`` running the command (as llm and datasette do)."""
 
-    A bound is a sympy expression in the regularizer's strength and named constants (theory T1-T3).
-    """
+
+@hookspec(firstresult=True)
+def rt_write_report(directory, out):
+    """Write the report of the experiment in ``directory`` into ``out`` (None: ``directory``) and
+    return the path of its ``report.md``; return None to leave it to another plugin. First wins."""
 
 
 @hookspec

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rt_core.host.manager import registries
+from rt_core.host.registry import AugmentationSpec, DatasetSpec, ModelSpec, RegularizerSpec
+
+if TYPE_CHECKING:
+    from rt_core.experiment.models import SplitModel
+    from rt_core.host.augmentation import Augmentation
+    from rt_core.host.regularizer import Regularizer
 
 
 class SpecList(list):
@@ -30,44 +36,64 @@ def list_regularizers() -> SpecList:
 
 
 def list_datasets() -> SpecList:
+    """Every registered DatasetSpec, sorted by name."""
     return SpecList(registries().datasets)
 
 
 def list_models() -> SpecList:
+    """Every registered ModelSpec, sorted by name."""
     return SpecList(registries().models)
 
 
-def get_augmentation(name: str):
+def get_augmentation(name: str) -> AugmentationSpec:
     """The AugmentationSpec called ``name`` (PluginError listing the known names otherwise)."""
     return registries().augmentations.get(name)
 
 
-def get_regularizer(name: str):
+def get_regularizer(name: str) -> RegularizerSpec:
+    """The RegularizerSpec called ``name`` (PluginError listing the known names otherwise)."""
     return registries().regularizers.get(name)
 
 
-def get_dataset(name: str):
+def get_dataset(name: str) -> DatasetSpec:
+    """The DatasetSpec called ``name`` (PluginError listing the known names otherwise)."""
     return registries().datasets.get(name)
 
 
-def get_model(name: str):
+def get_model(name: str) -> ModelSpec:
+    """The ModelSpec called ``name`` (PluginError listing the known names otherwise)."""
     return registries().models.get(name)
 
 
-def create_augmentation(name: str, strength: float | None = None, **options: Any):
+def create_augmentation(name: str, strength: float | None = None, **options: Any) -> Augmentation:
     """Instantiate augmentation ``name`` at ``strength`` (default: its typical value)."""
     spec = get_augmentation(name)
     value = spec.strength.default if strength is None else strength
-    return spec.factory(spec.strength.validate(value, name), **options)
+    instance = spec.factory(spec.strength.validate(value, name), **options)
+    instance.identity_strength = spec.strength.identity
+    return instance
 
 
-def create_regularizer(name: str, strength: float | None = None, **options: Any):
+def create_regularizer(name: str, strength: float | None = None, **options: Any) -> Regularizer:
     """Instantiate regularizer ``name`` at ``strength`` (default: its typical value)."""
     spec = get_regularizer(name)
     value = spec.strength.default if strength is None else strength
-    return spec.factory(spec.strength.validate(value, name), **options)
+    instance = spec.factory(spec.strength.validate(value, name), **options)
+    instance.identity_strength = spec.strength.identity
+    return instance
 
 
-def create_model(name: str, num_classes: int = 10, **options: Any):
+def create_model(name: str, num_classes: int = 10, **options: Any) -> SplitModel:
     """Build model ``name`` as a SplitModel with ``num_classes`` outputs."""
     return get_model(name).builder(num_classes=num_classes, **options)
+
+
+def identity_strength(plugin: str) -> float:
+    """The registered identity strength of augmentation or regularizer ``plugin`` (its record's
+    ``Strength.identity``: the one source); 0 for "vanilla" and for names no plugin registered
+    (published results of plugins not installed here)."""
+    regs = registries()
+    for reg in (regs.augmentations, regs.regularizers):
+        if plugin in reg:
+            return reg.get(plugin).strength.identity
+    return 0.0

@@ -20,7 +20,6 @@ from rt_core.errors import PluginError
 from rt_core.host import hookspecs
 from rt_core.host.registry import (
     AugmentationSpec,
-    BoundSpec,
     DatasetSpec,
     ModelSpec,
     Registry,
@@ -28,13 +27,12 @@ from rt_core.host.registry import (
 )
 
 ENTRY_POINT_GROUP = "rt"
-CORE_MODULES = ("rt_core.experiment.models", "rt_core.experiment.data")
+CORE_MODULES = ("rt_core.experiment.models", "rt_core.experiment.data", "rt_core.cli")
 _KINDS = {  # registry attribute of Registries -> the record type its hook must register
     "augmentations": AugmentationSpec,
     "regularizers": RegularizerSpec,
     "datasets": DatasetSpec,
     "models": ModelSpec,
-    "bounds": BoundSpec,
 }
 
 
@@ -42,11 +40,10 @@ _KINDS = {  # registry attribute of Registries -> the record type its hook must 
 class Registries:
     """All registries, built from one pass over every plugin's registration hooks."""
 
-    augmentations: Registry = field(default_factory=lambda: Registry("augmentation"))
-    regularizers: Registry = field(default_factory=lambda: Registry("regularizer"))
-    datasets: Registry = field(default_factory=lambda: Registry("dataset"))
-    models: Registry = field(default_factory=lambda: Registry("model"))
-    bounds: Registry = field(default_factory=lambda: Registry("bound", key="regularizer"))
+    augmentations: Registry[AugmentationSpec] = field(default_factory=lambda: Registry("augmentation"))
+    regularizers: Registry[RegularizerSpec] = field(default_factory=lambda: Registry("regularizer"))
+    datasets: Registry[DatasetSpec] = field(default_factory=lambda: Registry("dataset"))
+    models: Registry[ModelSpec] = field(default_factory=lambda: Registry("model"))
 
 
 _PM: pluggy.PluginManager | None = None
@@ -165,7 +162,7 @@ def _fill(registry: Registry, record_type: type, pm: pluggy.PluginManager, hook:
                     f"pass a rt_core.{record_type.__name__}"
                 )
             registry.add(replace(record, plugin=_plugin))
-            out.setdefault(_plugin, []).append(getattr(record, registry.key))
+            out.setdefault(_plugin, []).append(record.name)
 
         impl.function(register=register)
 
@@ -186,16 +183,25 @@ def registries() -> Registries:
 
 
 def plugin_table() -> list[dict[str, Any]]:
-    """One dict per loaded plugin: name, version, hooks and the names it registered per kind."""
+    """One dict per loaded plugin: name, version, hooks, the names it registered per kind (with
+    each record's description under ``descriptions``) and its commands."""
+    from rt_core.host.commands import commands
+
     pm = get_plugin_manager()
-    registries()
+    regs = registries()
     origin = _CACHE["origin"]
+    by_plugin: dict[str, list[str]] = {}
+    for cmd in commands().values():
+        by_plugin.setdefault(cmd.plugin, []).append(cmd.name)
     rows = []
     for name, plugin in sorted(pm.list_name_plugin()):
         hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
         row = {"name": name, "version": plugin_version(name), "hooks": hooks}
+        row["descriptions"] = {}
         for kind in _KINDS:
             row[kind] = sorted(origin[kind].get(name, []))
+            row["descriptions"].update({n: getattr(regs, kind).get(n).description for n in row[kind]})
+        row["commands"] = sorted(by_plugin.get(name, []))
         rows.append(row)
     return rows
 
@@ -224,3 +230,12 @@ def report_sections(results: list[dict[str, Any]]) -> list[tuple[str, str]]:
                 )
             sections.append((item[0], item[1]))
     return sections
+
+
+def write_report(directory: Any, out: Any = None) -> Any:
+    """The report of the experiment in ``directory`` (into ``out``, default the directory), written by
+    the first plugin implementing ``rt_write_report``; returns the path of report.md."""
+    path = get_plugin_manager().hook.rt_write_report(directory=directory, out=out)
+    if path is None:
+        raise PluginError("no loaded plugin writes reports (the theory plugin does); check RT_LOAD_PLUGINS")
+    return path

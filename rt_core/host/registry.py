@@ -9,15 +9,24 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from rt_core.errors import PluginError, RtError
+
+if TYPE_CHECKING:  # record types name the classes their factories return, without importing torch here
+    import torch
+
+    from rt_core.experiment.models import SplitModel
+    from rt_core.host.augmentation import Augmentation
+    from rt_core.host.regularizer import Regularizer
 
 
 @dataclass(frozen=True)
 class Strength:
-    """The strength parameter of an entry: name, identity value, valid closed range [low, high],
-    and ``default``, a typical non-identity value (used by contract checks and examples)."""
+    """The strength parameter of an entry: name (its symbol), identity value (the one source of
+    "this strength changes nothing": the Augmentation and Regularizer instances read it), valid
+    closed range [low, high], ``default`` (a typical non-identity value, used by contract checks
+    and examples) and ``unit`` (shown on axes and in ``rt plugins``)."""
 
     name: str
     identity: float
@@ -25,6 +34,10 @@ class Strength:
     high: float = math.inf
     default: float = 1.0
     unit: str = ""
+
+    def label(self) -> str:
+        """``name`` with its unit, for axes and tables: "sigma (px)"."""
+        return f"{self.name} ({self.unit})" if self.unit else self.name
 
     def validate(self, value: float, entry: str) -> float:
         """Return ``value`` as a float, or raise RtError when it is not finite or out of range."""
@@ -37,16 +50,20 @@ class Strength:
         return value
 
 
+ACTS_ON = ("inputs", "loss", "optimizer")
+
+
 @dataclass(frozen=True)
 class AugmentationSpec:
     """An augmentation: ``factory(strength, **options)`` returns an ``Augmentation``.
 
-    Flags: ``linear`` (each sampled instance is a linear map of the image), ``differentiable``
-    (gradients flow through the op), ``random`` (instances depend on the generator).
+    Flags, each verified by ``rt_core.testing.check_augmentation``: ``linear`` (each sampled
+    instance is a linear map of the image: checked on convex combinations), ``differentiable``
+    (gradcheck), ``random`` (instances depend on the generator; False: checked not to).
     """
 
     name: str
-    factory: Callable[..., Any]
+    factory: Callable[..., Augmentation]
     strength: Strength
     description: str = ""
     linear: bool = True
@@ -56,34 +73,57 @@ class AugmentationSpec:
 
 
 @dataclass(frozen=True)
+class Bound:
+    """A bound on the relative transfer loss tau as a function of one regularizer's strength.
+
+    ``expression()`` returns ``(expr, strength_symbol, constants)``: a sympy expression, the
+    symbol standing for the strength, and a dict of the other symbols with meanings.
+    ``constrains`` names the quantity the strength constrains (theory T3); ``direction`` is how
+    the bound moves as the strength grows.
+    """
+
+    expression: Callable[[], Any]
+    constrains: str
+    direction: str = "decreasing"
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class RegularizerSpec:
     """A regularizer: ``factory(strength, **options)`` returns a ``Regularizer``.
 
-    ``acts_on`` is one of "inputs", "loss", "optimizer"; ``needs_model`` says whether it needs the
-    model (and not just the batch) to act.
+    ``acts_on`` is one of "inputs" (``perturb``), "loss" (``penalty``), "optimizer"
+    (``optimizer_settings`` only): packing (``rt run --pack``) trains "optimizer" regularizers
+    together, and ``check_regularizer`` verifies the declaration. ``bound`` is the regularizer's
+    function-class bound on tau (theory T1-T3), or None.
     """
 
     name: str
-    factory: Callable[..., Any]
+    factory: Callable[..., Regularizer]
     strength: Strength
     description: str = ""
     acts_on: str = "loss"
-    needs_model: bool = True
+    bound: Bound | None = None
     plugin: str = ""
+
+    def __post_init__(self) -> None:
+        if self.acts_on not in ACTS_ON:
+            raise PluginError(f"regularizer '{self.name}': acts_on '{self.acts_on}' is not one of "
+                              f"{', '.join(ACTS_ON)}")
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
     """A dataset: ``loader(split, root=..., **options)`` returns ``(images, labels)`` tensors.
 
-    images: float32 (N, C, H, W) in [0,1]; labels: int64 (N,). ``splits`` names the splits.
+    images: float32 (N, C, H, W) in [0,1]; labels: int64 (N,); the engine asks for "train" and "test".
+    ``num_classes`` 0 means "read from the labels". ``needs_root``: the config must give ``root``
+    (checked when the config is loaded).
     """
 
     name: str
-    loader: Callable[..., Any]
+    loader: Callable[..., tuple[torch.Tensor, torch.Tensor]]
     num_classes: int
-    image_shape: tuple[int, int, int] = (3, 32, 32)
-    splits: tuple[str, ...] = ("train", "test")
     description: str = ""
     needs_root: bool = False
     plugin: str = ""
@@ -94,30 +134,12 @@ class ModelSpec:
     """A model architecture: ``builder(num_classes, **options)`` returns a ``SplitModel``."""
 
     name: str
-    builder: Callable[..., Any]
-    description: str = ""
-    feature_dim: int | None = None
-    plugin: str = ""
-
-
-@dataclass(frozen=True)
-class BoundSpec:
-    """A bound on the relative transfer loss tau as a function of one regularizer's strength.
-
-    ``expression()`` returns ``(expr, strength_symbol, constants)``: a sympy expression, the
-    symbol standing for the strength, and a dict of the other symbols with meanings.
-    ``constrains`` names the quantity the strength constrains (theory T3).
-    """
-
-    regularizer: str
-    expression: Callable[[], Any]
-    constrains: str
-    direction: str = "decreasing"
+    builder: Callable[..., SplitModel]
     description: str = ""
     plugin: str = ""
 
 
-T = TypeVar("T")
+T = TypeVar("T", AugmentationSpec, RegularizerSpec, DatasetSpec, ModelSpec)
 
 
 @dataclass
@@ -125,20 +147,20 @@ class Registry(Generic[T]):
     """A name -> record map with clear errors for duplicates and unknown names."""
 
     kind: str
-    key: str = "name"
     entries: dict[str, T] = field(default_factory=dict)
 
     def add(self, record: T) -> None:
-        name = getattr(record, self.key)
+        """Add ``record``; PluginError naming both plugins when its name is taken."""
+        name = record.name
         if name in self.entries:
-            first = getattr(self.entries[name], "plugin", "?")
             raise PluginError(
-                f"{self.kind} '{name}' is registered twice: by plugin '{first}' and by plugin "
-                f"'{getattr(record, 'plugin', '?')}'; uninstall one or rename its entry"
+                f"{self.kind} '{name}' is registered twice: by plugin '{self.entries[name].plugin}' and by "
+                f"plugin '{record.plugin}'; uninstall one or rename its entry"
             )
         self.entries[name] = record
 
     def get(self, name: str) -> T:
+        """The record called ``name``; PluginError listing the known names otherwise."""
         if name not in self.entries:
             known = ", ".join(sorted(self.entries)) or "(none)"
             raise PluginError(f"unknown {self.kind} '{name}'; known {self.kind}s: {known}")

@@ -18,9 +18,14 @@ import torch
 
 
 class Regularizer:
-    """Base class; override only the methods the regularizer acts through."""
+    """Base class; override only the methods the regularizer acts through.
+
+    ``identity_strength`` is the strength that changes nothing; its one source is the registry
+    record (``Strength.identity``), which ``create_regularizer`` sets on every instance it builds.
+    """
 
     needs_input_grad: bool = False
+    identity_strength: float = 0.0
 
     def __init__(self, strength: float, **options: Any) -> None:
         self.strength = float(strength)
@@ -28,7 +33,8 @@ class Regularizer:
 
     @property
     def is_identity(self) -> bool:
-        return self.strength == 0.0
+        """True at the identity strength: training is then exactly the vanilla run."""
+        return self.strength == self.identity_strength
 
     def perturb(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
                 generator: torch.Generator | None = None) -> torch.Tensor:

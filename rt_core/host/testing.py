@@ -12,6 +12,7 @@ import torch
 
 from rt_core.experiment.models import SplitModel, cifar_cnn
 from rt_core.host.lookup import create_augmentation, create_regularizer, get_augmentation, get_regularizer
+from rt_core.host.regularizer import Regularizer
 
 
 def images(batch: int = 4, shape: tuple = (3, 16, 16), seed: int = 0, dtype=torch.float32,
@@ -66,8 +67,24 @@ def check_augmentation(name: str, strength: float | None = None, device: str = "
     _assert(torch.equal(aug.instance(params)(x), y), "replaying the sampled instance differs", name)
     ident = create_augmentation(name, spec.strength.identity, **options)
     _assert(torch.equal(ident(x, _gen(7, device)), x), "identity strength changes the images", name)
+    _check_flags(name, spec, aug, x, device)
     grad = _gradcheck(name, aug, device) if spec.differentiable else None
     return {"name": name, "strength": value, "gradcheck": grad, "changed": not torch.equal(y, x)}
+
+
+def _check_flags(name: str, spec, aug, x: torch.Tensor, device) -> None:
+    """The record's flags hold: ``linear``: a(x/2 + z/2) = a(x)/2 + a(z)/2 for one sampled instance
+    (convex combinations stay in [0,1], so a final clamp is inactive); ``random=False``: two
+    generators give the same output."""
+    if not spec.random:
+        _assert(torch.equal(aug(x, _gen(7, device)), aug(x, _gen(8, device))),
+                "random=False, but the output depends on the generator", name)
+    if spec.linear:
+        z = images(x.shape[0], tuple(x.shape[1:]), seed=9, device=device)
+        params = aug.sample(x, _gen(7, device))
+        mixed, parts = aug.apply(0.5 * x + 0.5 * z, params), 0.5 * aug.apply(x, params) + 0.5 * aug.apply(z, params)
+        _assert(torch.allclose(mixed, parts, atol=1e-5), "linear=True, but a(x/2 + z/2) != a(x)/2 + a(z)/2; "
+                f"max difference {float((mixed - parts).abs().max()):.2e}", name)
 
 
 def tiny_model(num_classes: int = 4, seed: int = 0, device: str = "cpu") -> SplitModel:
@@ -134,4 +151,18 @@ def check_regularizer(name: str, strength: float | None = None, device: str = "c
     pen = _check_penalty(name, reg, model, x, y)
     settings = reg.optimizer_settings(base)
     _assert(set(base) <= set(settings), "optimizer_settings dropped base keys", name)
+    _check_acts_on(name, spec.acts_on, type(reg))
     return {"name": name, "strength": value, "penalty": pen, "optimizer": settings}
+
+
+def _check_acts_on(name: str, acts_on: str, kind: type) -> None:
+    """The record's ``acts_on`` matches the methods the class overrides: "inputs" overrides
+    ``perturb``, "loss" ``penalty``, "optimizer" neither (and needs no input gradient)."""
+    perturbs, penalises = kind.perturb is not Regularizer.perturb, kind.penalty is not Regularizer.penalty
+    if acts_on == "inputs":
+        _assert(perturbs, "acts_on='inputs' but perturb is not overridden", name)
+    elif acts_on == "loss":
+        _assert(penalises, "acts_on='loss' but penalty is not overridden", name)
+    else:
+        _assert(not (perturbs or penalises or kind.needs_input_grad),
+                "acts_on='optimizer' but it overrides perturb or penalty, or needs input gradients", name)

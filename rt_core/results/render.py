@@ -4,7 +4,7 @@ The host knows nothing of verdicts: a report is a list of blocks (:class:`Headin
 holding Markdown, :class:`Table`, :class:`Figure`, :class:`Code`). ``render_markdown`` writes them as
 CommonMark with pipe tables; ``render_html`` fills a Jinja2 template, converts every Markdown text
 (plugin report sections included, whose pipe tables become real tables) with markdown-it-py, and
-embeds figures as base64 so the page stands alone. :func:`write_report` writes both atomically.
+embeds figures as base64 so the page stands alone. :func:`write_rendered` writes both atomically.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def render_html(blocks: list[Block], title: str, root: str | Path) -> str:
                                                        markup=jinja2.utils.markupsafe.Markup)
 
 
-def write_report(out: str | Path, title: str, blocks: list[Block], extra: dict[str, str] | None = None) -> Path:
+def write_rendered(out: str | Path, title: str, blocks: list[Block], extra: dict[str, str] | None = None) -> Path:
     """Write ``report.md``, ``report.html`` and each ``extra`` file (name -> text) under ``out``,
     each atomically; return the path of report.md."""
     out = Path(out)

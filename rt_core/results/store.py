@@ -11,7 +11,6 @@ transaction (WAL journal), so a killed sweep leaves every finished row intact an
 from __future__ import annotations
 
 import csv
-import io
 import json
 import sqlite3
 import time
@@ -166,14 +165,16 @@ class Store:
         rows = self.rows()
         timing_names = sorted({k for r in rows for k in r["timings"]})
         header = ["key", "plugin", "strength", "seed", "status", *METRICS, *timing_names, "epoch", "error"]
-        buffer = io.StringIO(newline="")
-        writer = csv.writer(buffer)
-        writer.writerow(header)
-        for r in rows:
-            writer.writerow([r["key"], r["plugin"], r["strength"], r["seed"], r["status"],
-                             *[r["metrics"].get(m) for m in METRICS],
-                             *[r["timings"].get(t) for t in timing_names], r["epoch"], r["error"]])
-        return atomic_write(self.directory / "results.csv", buffer.getvalue())
+        path = self.directory / "results.csv"
+
+        def write(fh) -> None:
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            for r in rows:
+                writer.writerow([r["key"], r["plugin"], r["strength"], r["seed"], r["status"],
+                                 *[r["metrics"].get(m) for m in METRICS],
+                                 *[r["timings"].get(t) for t in timing_names], r["epoch"], r["error"]])
+        return atomic_write(path, write, newline="")
 
     def close(self) -> None:
         self.conn.close()

@@ -19,7 +19,7 @@ from rt_core import RtError, get_dataset
 from rt_core.experiment.config import ReportConfig, parse_number
 from rt_core.host.manager import report_sections
 from rt_core.results.metrics import rel_dt
-from rt_core.results.render import Block, Figure, Heading, Table, Text, write_report
+from rt_core.results.render import Block, Figure, Heading, Table, Text, write_rendered
 from rt_core.results.store import Store
 from theory.matching import identity_strength, min_acc_for, predict, strength_label
 from theory.report import analysis, figures, sections
@@ -114,7 +114,7 @@ def write(out: str | Path, report: Report, data: dict, rows: list[dict]) -> Path
     out = Path(out)
     paths = _figures(out, report, data)
     verdicts = json.dumps(dataclasses.asdict(report), indent=2, default=str, allow_nan=False)
-    return write_report(out, report.title, blocks(report, paths, rows), {"verdicts.json": verdicts})
+    return write_rendered(out, report.title, blocks(report, paths, rows), {"verdicts.json": verdicts})
 
 
 def _flat(row: dict) -> dict:

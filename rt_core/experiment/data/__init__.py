@@ -33,13 +33,12 @@ def _float(loader):
 
 @hookimpl
 def rt_register_datasets(register):
-    splits = SPLITS
-    register(DatasetSpec("printed_digits", _float(synthetic.load), 10, splits=splits,
+    register(DatasetSpec("printed_digits", _float(synthetic.load), 10,
                          description="synthetic printed digits, Pillow font, SVHN-like (embedded)"))
-    register(DatasetSpec("handwritten_digits", _float(handwritten.load), 10, splits=splits,
+    register(DatasetSpec("handwritten_digits", _float(handwritten.load), 10,
                          description="scikit-learn's 1,797 handwritten digits, 8x8 -> 32x32 (embedded)"))
     for name, classes in (("cifar10", 10), ("cifar100", 100), ("svhn", 10), ("stl10", 10)):
-        register(DatasetSpec(name, _float(partial(real.load_torchvision, name)), classes, splits=splits,
+        register(DatasetSpec(name, _float(partial(real.load_torchvision, name)), classes,
                              description=f"torchvision {name} from a root you give", needs_root=True))
-    register(DatasetSpec("image_folder", _float(real.load_image_folder), 0, splits=splits,
+    register(DatasetSpec("image_folder", _float(real.load_image_folder), 0,
                          description="ROOT/{train,test}/<class>/<image>, resized to 32", needs_root=True))

@@ -6,8 +6,7 @@ int64 labels; writes are atomic (temporary file, then rename); reads use weights
 
 from __future__ import annotations
 
-import hashlib
-import json
+import io
 import os
 import pickle
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from pathlib import Path
 import torch
 
 from rt_core.errors import RtError
+from rt_core.results.io import atomic_write, content_key
 
 
 def cache_dir() -> Path:
@@ -23,7 +23,7 @@ def cache_dir() -> Path:
 
 
 def cache_path(name: str, params: dict) -> Path:
-    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+    digest = content_key(params, 16)
     return cache_dir() / f"{name}-{digest}.pt"
 
 
@@ -38,9 +38,9 @@ def _read(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _write(path: Path, images: torch.Tensor, labels: torch.Tensor) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save({"images": images, "labels": labels}, tmp)
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    torch.save({"images": images, "labels": labels}, buffer)
+    atomic_write(path, buffer.getvalue())
 
 
 def cached(name: str, params: dict, make: Callable[[], tuple[torch.Tensor, torch.Tensor]]):

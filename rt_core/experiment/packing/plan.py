@@ -1,13 +1,13 @@
 """Which trials of a sweep can train together (``rt run --pack K``), and training such a pack.
 
 A trial can join a pack when its source training is plain SGD that differs from the others' only
-in seed, augmentation and weight decay: vanilla, any augmentation plugin, and a regularizer that
-acts through the optimizer's weight decay alone (it overrides neither ``perturb`` nor ``penalty``,
-needs no input gradients, and its ``optimizer_settings`` change nothing but ``weight_decay``).
+in seed, augmentation and weight decay: vanilla, any augmentation plugin, and a regularizer whose
+record declares ``acts_on="optimizer"`` (verified by ``check_regularizer``) and whose
+``optimizer_settings`` change nothing but ``weight_decay``.
 The model must have no batch norm. Packs use grouped convolutions where the model is a plain
-sequential CNN (1.02-1.51x faster than vmap on 2 CPU cores across runs of benchmarks/packed.py)
-and vmap otherwise. Each packed model trains exactly as ``train_source`` would train it alone, up
-to float rounding; its metrics come from the same evaluation as an unpacked trial's.
+sequential CNN (faster than vmap: benchmarks/results/packed.json) and vmap otherwise. Each packed
+model trains exactly as ``train_source`` would train it alone, up to float rounding; its metrics
+come from the same evaluation as an unpacked trial's.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from rt_core.experiment.pipeline import Domain, new_model, plugin_objects
 from rt_core.experiment.training import Generators
 from rt_core.experiment.trials import Trial
 from rt_core.host.augmentation import Augmentation
-from rt_core.host.lookup import create_model
-from rt_core.host.regularizer import Regularizer
+from rt_core.host.lookup import create_model, get_regularizer
 
 
 def pack_settings(trial: Trial, cfg: ExperimentConfig) -> tuple[Augmentation | None, float] | None:
@@ -37,9 +36,7 @@ def pack_settings(trial: Trial, cfg: ExperimentConfig) -> tuple[Augmentation | N
     base = {"lr": cfg.train.lr, "momentum": cfg.train.momentum, "weight_decay": cfg.train.weight_decay}
     if regularizer is None:
         return augmentation, base["weight_decay"]
-    kind = type(regularizer)
-    if regularizer.needs_input_grad or kind.perturb is not Regularizer.perturb or \
-            kind.penalty is not Regularizer.penalty:
+    if get_regularizer(trial.plugin).acts_on != "optimizer":
         return None
     settings = regularizer.optimizer_settings(base)
     if set(settings) != set(base) or any(settings[k] != base[k] for k in ("lr", "momentum")):

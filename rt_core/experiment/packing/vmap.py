@@ -4,8 +4,7 @@ The K parameter sets are stacked (``torch.func.stack_module_state``) and one ste
 ``vmap(functional_call)`` over (parameters, batch), or with ``method="grouped"`` one wide network
 of grouped convolutions (``rt_core.experiment.packing.grouped``; the cifar_cnn family only): model k
 sees its own data order, its own augmented batch and its own weight decay, exactly as ``train_source``
-would give it with the same
-generators. The update is SGD with momentum per stacked tensor, the same arithmetic as
+would give it with the same generators. The update is SGD with momentum per stacked tensor, the same arithmetic as
 ``torch.optim.SGD`` (dampening 0): d = g + wd_k p; b = m b + d (b = d at the first step); p -= lr b.
 The loss summed over models has per-model gradients, since the models share nothing. On CUDA the
 forward runs under bf16 autocast, as in ``train_source``.
@@ -26,6 +25,7 @@ import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state, vmap
 
 from rt_core.errors import RtError
+from rt_core.experiment.config import TrainConfig
 from rt_core.experiment.packing.grouped import grouped_forward, layers
 from rt_core.experiment.training import Generators, augment_batch, lr_factor
 from rt_core.host.augmentation import Augmentation
@@ -71,7 +71,8 @@ def _sgd(params: dict, bufs: dict, lr: float, momentum: float, wd: torch.Tensor)
             p.grad = None
 
 
-def train_packed(models: list[torch.nn.Module], x: torch.Tensor, y: torch.Tensor, cfg, gens: list[Generators],
+def train_packed(models: list[torch.nn.Module], x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig,
+                 gens: list[Generators],
                  augmentations: list[Augmentation | None], weight_decays: list[float],
                  method: str = "vmap", on_epoch: Callable[[int], None] | None = None,
                  autocast: bool | None = None) -> list[int | None]:
