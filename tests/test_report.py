@@ -222,3 +222,77 @@ def test_bad_published_files(tmp_path):
         read_published(novanilla)
     with pytest.raises(RtError, match="not found"):
         read_published(tmp_path / "missing.csv")
+
+
+def _exact_page(table):
+    """Page's L of ``table`` by hand (L = sum_j j R_j over within-row ranks, columns in the predicted
+    rising order) and its exact two-sided p by enumerating every within-row permutation of ranks."""
+    from itertools import permutations, product
+
+    from scipy.stats import rankdata
+
+    k = table.shape[1]
+    weights = np.arange(1, k + 1)
+    L = float(sum(weights @ rankdata(row) for row in table))
+    perms = [np.array(p) for p in permutations(range(1, k + 1))]
+    null = np.array([sum(weights @ p for p in combo) for combo in product(perms, repeat=len(table))], float)
+    return L, min(1.0, 2 * min((null >= L).mean(), (null <= L).mean()))
+
+
+@pytest.mark.parametrize("table", [
+    [[0.0, 1.0, 3.0], [0.0, 2.0, 1.5], [0.0, -1.0, 4.0]],
+    [[0.0, 5.0, 4.0, 6.0], [0.0, 1.0, 2.0, 3.0]],
+    [[0.0, -1.0, -2.0], [0.0, -3.0, -1.0]]])
+def test_page_l_and_its_p_match_a_hand_computation(table):
+    t = np.array(table)
+    L, p = _exact_page(t)
+    trend = st.blocked_trend(t)
+    assert trend.test == "Page's L" and trend.statistic == pytest.approx(L) and trend.p_value == pytest.approx(p)
+    assert trend.direction == ("rises" if L >= t.shape[0] * t.shape[1] * (t.shape[1] + 1) ** 2 / 4 else "falls")
+
+
+def test_ties_in_exact_arithmetic_stay_ties_whatever_the_rounding():
+    """rel_dt values equal in exact arithmetic but computed along different paths differ by float
+    noise; the trend test ranks them as ties, so the verdict cannot flip with rounding."""
+    a = rel_dt(85.3, 60.1, 90.0, 60.0)
+    b = rel_dt(85.4, 60.2, 90.0, 60.0)
+    assert a != b and a == pytest.approx(b)  # the float noise this guards against
+    exact = np.array([[0.0, a, a, 2.0]] * 3)
+    noisy = np.array([[0.0, a, b, 2.0], [0.0, b, a, 2.0], [0.0, a, b, 2.0]])
+    assert st.blocked_trend(noisy) == st.blocked_trend(exact)
+    assert st.tost(np.array([a, b, a]), 2.0) == st.tost(np.array([a, a, a]), 2.0)
+
+
+def test_tost_matches_the_two_one_sided_t_tests_by_hand():
+    from scipy import stats as sps
+
+    effects, margin = np.array([0.4, -0.2, 0.9, 0.1, 0.3]), 1.0
+    m, se, df = effects.mean(), effects.std(ddof=1) / np.sqrt(len(effects)), len(effects) - 1
+    p_hand = max(sps.t.sf((m + margin) / se, df), sps.t.cdf((m - margin) / se, df))
+    p, (lo, hi) = st.tost(effects, margin)
+    assert p == pytest.approx(p_hand) and (lo, hi) == pytest.approx(sps.t.interval(0.90, df, m, se))
+
+
+def test_power_is_the_t_tests_and_the_seed_count_is_the_smallest_that_reaches_it():
+    from statsmodels.stats.power import TTestPower
+
+    for d, n, alt in [(1.0, 10, "two-sided"), (0.3, 40, "two-sided"), (0.8, 7, "larger")]:
+        assert st.t_power(d, n, 0.05, alt) == pytest.approx(TTestPower().power(d, n, 0.05, alternative=alt))
+    for sd, effect, alpha in [(1.0, 1.0, 0.05), (3.0, 2.0, 0.01), (0.4, 1.0, 0.05 / 7)]:
+        n = st.seeds_needed(sd, effect, alpha)
+        assert st.t_power(effect / sd, n, alpha, "two-sided") >= 0.8
+        assert n == 2 or st.t_power(effect / sd, n - 1, alpha, "two-sided") < 0.8
+    # very consistent effects (huge effect sizes) used to make statsmodels' root finder return NaN
+    assert st.seeds_needed(1e-6, 2.0, 0.05) == 2 and st.seeds_needed(0.1, 2.0, 0.05 / 7) == 3
+    assert st.seeds_needed(0.01, 2.0, 0.05, equivalence=True) == 2
+
+
+def test_levels_run_away_from_the_identity_and_one_usable_rule():
+    from rt_core.results.metrics import min_acc_src, usable
+
+    rows = [{"plugin": "keep", "strength": s, "seed": 0, "status": "finished", "acc_src": 90.0, "acc_tgt": 60.0}
+            for s in (1.0, 0.5, 0.9, 0.7)]
+    assert an.plugin_data(rows, "keep", 1.0, [0], 20.0, 20.0).levels == [1.0, 0.9, 0.7, 0.5]
+    assert min_acc_for is min_acc_src and min_acc_src(10) == 20.0 and min_acc_src(None) == min_acc_src(0) == 0.0
+    assert usable("finished", 20.5, 10) and not usable("finished", 20.0, 10) and not usable("failed", 90.0, 10)
+    assert usable("finished", 1.0, 0)  # class count unknown: no accuracy filter, as for published numbers

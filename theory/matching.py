@@ -19,16 +19,10 @@ import functools
 import sympy
 
 from rt_core import identity_strength, registries
-from rt_core.results.metrics import USABLE_MARGIN
+from rt_core.results.metrics import min_acc_src as min_acc_for
 from theory.report.verdicts import Bound, Prediction, StrengthClass
 
 __all__ = ["identity_strength", "min_acc_for", "predict", "strength_label"]
-
-
-def min_acc_for(num_classes: int | None) -> float:
-    """The source accuracy a trial must beat to count as learned: chance + 10 points (issue 14: a
-    source model within 10 points of chance measures nothing); 0 when the class count is unknown."""
-    return 100.0 / num_classes + USABLE_MARGIN if num_classes else 0.0
 
 
 def strength_label(plugin: str) -> tuple[str, str]:

@@ -9,8 +9,10 @@ All values are percentage points. With Delta x = x(trial) - x(vanilla of the sam
   probe's accuracy), so a source head that fails on clean images is told apart from features that
   transfer.
 
-``usable``: the trial finished and its source accuracy is more than USABLE_MARGIN points above
-chance (100 / num_classes), i.e. its source model learnt something.
+``usable``: the trial finished and its source accuracy is above ``min_acc_src``: more than
+USABLE_MARGIN points above chance (100 / num_classes), i.e. its source model learnt something. With
+the class count unknown (published numbers) the threshold is 0: finished trials are kept. This is
+the one rule, used by ``rt_core.load_results`` and by the report (``theory.report.analysis``).
 """
 
 from __future__ import annotations
@@ -37,9 +39,17 @@ def deltas(trial: dict, vanilla: dict) -> dict[str, float | None]:
     return out
 
 
-def usable(status: str, acc_src: float | None, num_classes: int) -> bool:
-    """Finished, with acc_src (percent) above chance + USABLE_MARGIN points; chance unknown (0 classes) -> 0."""
-    if status != "finished" or acc_src is None:
-        return False
-    chance = 100.0 / num_classes if num_classes > 0 else 0.0
-    return acc_src > chance + USABLE_MARGIN
+def min_acc_src(num_classes: int | None) -> float:
+    """The source accuracy (percent) a trial must exceed to be usable: 100 / num_classes +
+    USABLE_MARGIN; 0 when the class count is unknown (None or 0)."""
+    return 100.0 / num_classes + USABLE_MARGIN if num_classes else 0.0
+
+
+def usable_at(status: str, acc_src: float | None, min_acc: float) -> bool:
+    """Finished, with ``acc_src`` (percent) strictly above ``min_acc``."""
+    return status == "finished" and acc_src is not None and acc_src > min_acc
+
+
+def usable(status: str, acc_src: float | None, num_classes: int | None) -> bool:
+    """``usable_at`` with the threshold ``min_acc_src(num_classes)``."""
+    return usable_at(status, acc_src, min_acc_src(num_classes))

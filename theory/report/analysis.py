@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rt_core.results.metrics import deltas
+from rt_core.results.metrics import deltas, usable_at
 from theory.report import statistics as st
 from theory.report.verdicts import (
     Correlation,
@@ -70,15 +70,16 @@ def _vanilla(rows: list[dict], plugin: str, identity: float, seed: int) -> dict 
 
 
 def _learned(row: dict | None, min_acc: float) -> bool:
-    return row is not None and row["status"] == "finished" and row.get("acc_src") is not None \
-        and row["acc_src"] > min_acc
+    return row is not None and usable_at(row["status"], row.get("acc_src"), min_acc)
 
 
 def plugin_data(rows: list[dict], plugin: str, identity: float, seeds: list[int], min_acc: float,
                 flag_drop: float) -> PluginData:
-    """The seeds x levels tables of ``plugin`` (module docstring for usable / flagged)."""
+    """The seeds x levels tables of ``plugin`` (module docstring for usable / flagged). Levels are the
+    identity, then the swept strengths by distance from the identity: the order of increasing strength,
+    also for a plugin whose identity is the top of its range."""
     mine = [r for r in rows if r["plugin"] == plugin and r["strength"] != identity]
-    levels = [identity] + sorted({r["strength"] for r in mine})
+    levels = [identity] + sorted({r["strength"] for r in mine}, key=lambda s: (abs(s - identity), s))
     shape = (len(seeds), len(levels))
     tables = {m: np.full(shape, np.nan) for m in RAW + DELTA}
     trials = np.zeros(shape, int)

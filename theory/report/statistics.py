@@ -5,8 +5,11 @@ seed's vanilla trial), columns 1.. the swept strengths in increasing order; a mi
 trial is NaN. Every trial of seed s is measured against the vanilla of seed s, so seeds are blocks:
 
 - trend: Page's L test over the ordered levels with the complete seeds as blocks
-  (scipy.stats.page_trend_test), run in both orders; p = min(1, 2 min(p_up, p_down)), the direction
-  the smaller one. With one complete seed (published single-run curves) it is Kendall's tau of the
+  (scipy.stats.page_trend_test: rows = seeds, columns = levels in the predicted rising order;
+  L = sum_j j R_j over the column rank sums R_j), run in both orders; p = min(1, 2 min(p_up, p_down)),
+  the direction the smaller one. Values are rounded to ``DECIMALS`` before ranking, so that values
+  equal in exact arithmetic (rel_dt is a difference of differences) tie instead of being ordered by
+  float rounding. With one complete seed (published single-run curves) it is Kendall's tau of the
   values against the level order (exact for small untied tables). Seeds with a missing cell
   are left out of the test (a mixed model with a random seed effect is the alternative; with 2-5
   seeds its variance component is not estimable, so we do not use it);
@@ -17,8 +20,11 @@ trial is NaN. Every trial of seed s is measured against the vanilla of seed s, s
 - equivalence: two one-sided t-tests of the per-seed effects against (-delta, +delta)
   (statsmodels ``ttost_mean``), equivalently the 90% t-interval of the mean effect inside the margin;
 - Holm over the plugins of one report (statsmodels ``multipletests``);
-- power: seeds for a one-sample t-test on per-seed effects (statsmodels ``TTestPower``), the
-  parametric stand-in for the Page test when sizing a study.
+- power: the smallest number of seeds at which a one-sample t-test on per-seed effects reaches the
+  asked power (``t_power``: statsmodels ``TTestPower.power``'s noncentral-t formula, written out so
+  that scipy's NaN far in the wrong tail cannot break the search; searched over integers, since
+  TTestPower.solve_power's root finder returns NaN for large effect sizes), the parametric stand-in
+  for the Page test when sizing a study.
 """
 
 from __future__ import annotations
@@ -30,8 +36,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import TTestPower
 from statsmodels.stats.weightstats import DescrStatsW
+
+DECIMALS = 9  # points: far below any measured difference (1 image in 10^4 is 0.01), far above float noise
+MAX_SEEDS = 2 ** 30
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,7 @@ def complete_rows(table: np.ndarray) -> np.ndarray:
 def blocked_trend(table: np.ndarray) -> TrendResult | None:
     """Two-sided blocked trend test of ``table`` (module docstring); None with fewer than 3 levels
     or no complete seed."""
-    full = complete_rows(table)
+    full = np.round(complete_rows(table), DECIMALS)
     k = table.shape[1]
     if k < 3 or len(full) == 0:
         return None
@@ -106,7 +114,7 @@ def distinct_resamples(n: int) -> int:
 def tost(effects: np.ndarray, margin: float) -> tuple[float, tuple[float, float]] | None:
     """(p, 90% t-interval) of the equivalence test of the mean effect against (-margin, +margin);
     None for fewer than 2 effects. Zero spread: p = 0 inside the margin, 1 outside."""
-    effects = np.asarray(effects, float)
+    effects = np.round(np.asarray(effects, float), DECIMALS)
     if len(effects) < 2:
         return None
     mean = float(effects.mean())
@@ -125,18 +133,47 @@ def holm(p_values: list[float]) -> list[float]:
     return [float(p) for p in multipletests(p_values, method="holm")[1]]
 
 
-def seeds_needed(sd: float, effect: float, alpha: float, power: float = 0.8,
+def seeds_needed(sd: float | None, effect: float, alpha: float, power: float = 0.8,
                  equivalence: bool = False) -> int | None:
-    """Seeds for a one-sample t-test on per-seed effects of spread ``sd`` to detect ``effect`` at
-    two-sided ``alpha`` with ``power``; with ``equivalence``, seeds for the TOST against +-``effect``
-    to conclude equivalence when the true effect is 0 (each one-sided test at power 1 - (1 - power)/2,
-    a standard lower bound). None when ``sd`` is not positive and finite."""
-    if not (sd > 0 and math.isfinite(sd)) or effect <= 0:
+    """The smallest n >= 2 at which a one-sample t-test on per-seed effects of spread ``sd`` detects
+    ``effect`` at two-sided ``alpha`` with ``power``; with ``equivalence``, seeds for the TOST against
+    +-``effect`` to conclude equivalence when the true effect is 0 (each one-sided test at power
+    1 - (1 - power)/2, a standard lower bound). None when ``sd`` is not positive and finite, or when
+    more than MAX_SEEDS would be needed."""
+    if sd is None or not (sd > 0 and math.isfinite(sd)) or effect <= 0:
         return None
-    solver = TTestPower()
     if equivalence:
-        n = solver.solve_power(effect_size=effect / sd, alpha=alpha, power=1 - (1 - power) / 2,
-                               alternative="larger")
-    else:
-        n = solver.solve_power(effect_size=effect / sd, alpha=alpha, power=power, alternative="two-sided")
-    return max(2, math.ceil(float(np.atleast_1d(n)[0])))
+        return _smallest_n(effect / sd, alpha, 1 - (1 - power) / 2, "larger")
+    return _smallest_n(effect / sd, alpha, power, "two-sided")
+
+
+def t_power(effect_size: float, n: int, alpha: float, alternative: str) -> float:
+    """Power of the one-sample t-test with n values at standardized effect ``effect_size`` >= 0:
+    P(T > t_{1-a}) for "larger", P(T > t_{1-a/2}) + P(T < -t_{1-a/2}) for "two-sided", T noncentral t
+    (df n - 1, noncentrality effect_size sqrt(n)); the same formula as statsmodels' TTestPower.power.
+    The wrong-tail term, at most a/2, is taken as 0 where scipy returns NaN for it (it is then below
+    1e-15): never an overstatement of the power."""
+    df, nc = n - 1, effect_size * math.sqrt(n)
+    if alternative == "larger":
+        return float(stats.nct.sf(stats.t.ppf(1 - alpha, df), df, nc))
+    crit = stats.t.ppf(1 - alpha / 2, df)
+    return float(stats.nct.sf(crit, df, nc)) + float(np.nan_to_num(stats.nct.cdf(-crit, df, nc), nan=0.0))
+
+
+def _smallest_n(effect_size: float, alpha: float, power: float, alternative: str) -> int | None:
+    """Doubling then integer bisection on ``t_power``, which rises with n (no root finder to fail on
+    very large or very small effect sizes)."""
+
+    def enough(n: int) -> bool:
+        return t_power(effect_size, n, alpha, alternative) >= power
+
+    hi = 2
+    while not enough(hi):
+        if hi >= MAX_SEEDS:
+            return None
+        hi *= 2
+    lo = hi // 2  # not enough (or 1 when hi == 2: below the floor of 2 seeds)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if enough(mid) else (mid, hi)
+    return max(2, hi)
