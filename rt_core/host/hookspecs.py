@@ -36,7 +36,8 @@ def rt_register_models(register):
 @hookspec
 def rt_register_commands(cli):
     """Add ``rt`` subcommands: ``cli.command(name, configure)(fn)``, ``configure(parser)`` adding the
-    argparse arguments and ``fn(args) -> int`` running the command (as llm and datasette do)."""
+    argparse arguments and ``fn(args) -> int`` running the command (as llm and datasette do); the
+    first line of ``fn``'s docstring is the command's help."""
 
 
 @hookspec(firstresult=True)
@@ -49,13 +50,15 @@ def rt_write_report(directory, out):
 def rt_trial_finished(trial, result):
     """Called after each trial of a sweep ends (finished, failed or diverged); for loggers.
 
-    ``trial`` is the frozen trial config, ``result`` the stored row as a dict.
+    ``trial`` is the frozen trial config, ``result`` a read-only mapping of the stored row.
     """
 
 
 @hookspec
 def rt_report_sections(results):
-    """Return extra report sections as a list of ``(title, markdown)`` pairs, or None.
+    """Return extra report sections as a list of ``(title, markdown)`` string pairs, or None.
 
-    ``results`` is the list of stored trial rows (dicts) the report is built from.
+    ``results`` is the list of trial rows the report is built from, one flat dict per trial:
+    plugin, strength, seed, status, error, acc_src, acc_tgt, rob_src, probe_acc_src, rel_dt, tau
+    (None where absent).
     """
