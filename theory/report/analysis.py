@@ -190,7 +190,7 @@ def stability(tables: dict[str, np.ndarray], expected: dict[str, str], alpha: fl
     if n == 0:
         return {}
     hits = dict.fromkeys(tables, 0)
-    gc.freeze()  # statsmodels' Holm calls gc.collect(): with torch loaded that is 0.4 s a call unless frozen
+    gc.freeze()  # statsmodels' Holm calls gc.collect(): slow with torch loaded unless the heap is frozen
     try:
         for _ in range(resamples):
             idx = rng.integers(0, n, n)
