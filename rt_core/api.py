@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rt_core.errors import RtError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 METRIC_COLUMNS = ("acc_src", "rob_src", "acc_tgt", "probe_acc_src", "loss_src", "loss_tgt", "tau")
 
 
 def run(config: Any, out: str | Path, device: str = "auto", force: bool = False, quiet: bool = True,
-        pack: int = 1):
+        pack: int = 1) -> pd.DataFrame:
     """Run (or resume) the sweep of ``config`` into ``out`` and return :func:`load_results` of it.
 
     ``config``: a path to a TOML file, the name of a shipped example, a dict shaped like the TOML
@@ -50,7 +53,7 @@ DELTA_COLUMNS = {"delta_acc_src": "d_acc_src", "delta_acc_tgt": "d_acc_tgt", "de
                  "rel_dt": "rel_dt", "rel_dt_probe": "rel_dt_probe"}
 
 
-def load_results(directory: str | Path):
+def load_results(directory: str | Path) -> pd.DataFrame:
     """The trials in ``directory/results.sqlite`` (opened read-only) as a DataFrame, one row per trial:
     key, plugin, strength, seed, status, the metrics, ``usable``, ``delta_acc_src``, ``delta_acc_tgt``,
     ``rel_dt``, ``rel_dt_probe`` (against the vanilla trial of the same seed; NaN where that trial is

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
+from typing import Any
 
 from rt_core import hookimpl
 
@@ -144,7 +146,7 @@ def report_command(args: argparse.Namespace) -> int:
 
 
 @hookimpl
-def rt_register_commands(cli) -> None:
+def rt_register_commands(cli: Any) -> None:
     cli.command("theory", _args)(theory_command)
     cli.command("report", _report_args)(report_command)
     cli.command("plan", _plan_args)(plan_command)
@@ -186,7 +188,7 @@ def plan_command(args: argparse.Namespace) -> int:
 
 
 @hookimpl
-def rt_write_report(directory, out):
+def rt_write_report(directory: str | Path, out: str | Path | None) -> Path:
     from theory.report.job import report_store
 
     return report_store(directory, out)

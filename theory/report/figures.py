@@ -47,7 +47,7 @@ def _save(fig, path: Path) -> Path:
     return atomic_write(path, buffer.getvalue())
 
 
-def set_strength_axis(ax, levels: list[float], identity: float) -> None:
+def set_strength_axis(ax: plt.Axes, levels: list[float], identity: float) -> None:
     """Log scale for grids spanning more than a decade (module docstring), ticks at the grid."""
     swept = [x for x in levels if x != identity and x > 0]
     if swept and max(swept) / min(swept) >= 10:
