@@ -10,7 +10,7 @@ import time
 from rt_core import hookimpl
 from rt_core.errors import RtError
 
-BENCHMARKS = ("head_fit", "augment", "pgd", "train_step", "packed", "gpu", "sweep")
+BENCHMARKS = ("head_fit", "augment", "pgd", "train_step", "packed", "gpu", "parallel", "step_profile", "sweep")
 
 
 def _bench_args(p: argparse.ArgumentParser) -> None:

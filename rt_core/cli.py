@@ -67,13 +67,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``rt`` with ``argv``; an RtError (bad input, a broken plugin) is one line and exit 2."""
+    """Run ``rt`` with ``argv``; an RtError (bad input, a broken plugin) is one line and exit 2; Ctrl-C
+    during a sweep is one line and exit 130."""
+    from rt_core.experiment.interrupts import SweepInterrupted
+
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except RtError as err:
         print(f"rt: error: {err}", file=sys.stderr)
         return 2
+    except SweepInterrupted as stop:
+        print(stop, file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("interrupted before any trial started; nothing was lost", file=sys.stderr)
+        return 130
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
@@ -86,23 +95,34 @@ def _run_args(p: argparse.ArgumentParser) -> None:
                    help="train up to K packable trials together (vanilla, augmentations, weight decay; models "
                         "without batch norm): worth it on a GPU, e.g. --pack 16; default 1 (each alone)")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
-                   help="local: one trial after another here (default); ray: one Ray task per trial")
+                   help="local: trials in parallel worker processes on this machine (default); ray: one Ray "
+                        "task per trial")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="local worker processes (default: on CPU one per core, on CUDA 1); 1 runs the trials "
+                        "in this process")
+    p.add_argument("--threads", type=int, metavar="T",
+                   help="torch threads per worker (default on CPU: cores // workers, so 1 with the default "
+                        "workers); --workers 1 --threads 2 is the old one-trial-at-a-time run on 2 threads")
     p.add_argument("--address", help="Ray cluster address (default: start a local instance for the run)")
     p.add_argument("--cpus-per-trial", type=float, default=1.0, help="Ray CPUs per trial (default 1)")
     p.add_argument("--gpus-per-trial", type=float, default=0.0, help="Ray GPUs per trial, fractions allowed")
-    p.add_argument("--max-retries", type=int, default=2, help="reruns of a trial whose Ray worker died (default 2)")
+    p.add_argument("--max-retries", type=int, default=2,
+                   help="reruns of a trial whose worker process (local or Ray) died (default 2)")
 
 
 def make_executor(args: argparse.Namespace):
     """The executor the command line asks for; Ray options without --executor ray are an error."""
-    from rt_core.experiment.sweep import LocalExecutor
+    from rt_core.experiment.executors import LocalExecutor
 
     if args.executor == "local":
         if args.address:
             raise RtError("--address is a Ray option; add --executor ray")
-        return LocalExecutor()
+        return LocalExecutor(args.workers, args.threads, args.max_retries)
     from rt_core.experiment.ray_executor import RayExecutor
 
+    if args.workers is not None or args.threads is not None:
+        raise RtError("--workers and --threads are options of the local executor; with --executor ray use "
+                      "--cpus-per-trial (a Ray task runs torch on that many threads)")
     gpus = args.gpus_per_trial or (1.0 if args.device.startswith("cuda") else 0.0)
     return RayExecutor(args.address, args.cpus_per_trial, gpus, args.max_retries)
 

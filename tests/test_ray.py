@@ -10,7 +10,8 @@ import tomllib
 import rt_core
 from rt_core import RtError
 from rt_core.experiment.config import from_dict
-from rt_core.experiment.sweep import LocalExecutor, run_sweep
+from rt_core.experiment.executors import LocalExecutor
+from rt_core.experiment.sweep import run_sweep
 from rt_core.results.store import Store
 from tests import faulty_plugins
 from tests.tiny import write_tiny
@@ -51,7 +52,7 @@ def one_thread():
 def test_quickstart_sweep_on_local_ray_matches_the_local_executor(tmp_path, one_thread):
     # both on one torch thread: CPU float sums depend on the thread count, and training amplifies that
     cfg = from_dict(_smallest_quickstart_sweep())
-    local = run_sweep(cfg, str(tmp_path / "local"), device="cpu", quiet=True, executor=LocalExecutor())
+    local = run_sweep(cfg, str(tmp_path / "local"), device="cpu", quiet=True, executor=LocalExecutor(1, 1))
     remote = run_sweep(cfg, str(tmp_path / "ray"), device="cpu", quiet=True,
                        executor=RayExecutor(num_cpus=2, cpus_per_trial=1))
     assert local == remote == {"total": 4, "skipped": 0, "finished": 4}

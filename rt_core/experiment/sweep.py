@@ -2,8 +2,10 @@
 write each outcome to the store (the single writer) as soon as it arrives.
 
 A killed sweep loses nothing finished: rerunning the same command skips every finished trial
-and re-runs the unfinished ones from scratch. Each finished trial's rel_dt against the vanilla
-trial of its seed is filled in (``rt_core.results.metrics.rel_dt``).
+and re-runs the unfinished ones from scratch. Ctrl-C (SIGINT) stops the executor's workers, deletes
+the rows of the trials it cut short (none is left ``running``) and raises ``SweepInterrupted``.
+Each finished trial's rel_dt against the vanilla trial of its seed is filled in
+(``rt_core.results.metrics.rel_dt``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import sqlite3
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from rt_core.experiment.checkpoints import brought_info, save_model
 from rt_core.experiment.checks import check_model_fits, check_out_dir
 from rt_core.experiment.config import ExperimentConfig
 from rt_core.experiment.environment import resolve_device, versions
+from rt_core.experiment.interrupts import SigintGuard, SweepInterrupted
 from rt_core.experiment.packing.plan import make_packs, packing_method, train_pack
 from rt_core.experiment.pipeline import Domain, domains, evaluate_trial, run_trial, trial_timings
 from rt_core.experiment.training import Diverged
@@ -125,23 +128,6 @@ def _guarded(trial: Trial, key: str, info: dict, run: Callable[[], tuple[dict, d
                        traceback=traceback.format_exc(), versions=info)
 
 
-class LocalExecutor:
-    """Runs trials one after another in this process."""
-
-    in_process = True
-
-    def worker_device(self, requested: str) -> str:
-        resolve_device(requested)
-        return requested
-
-    def map(self, runner: Callable[[list[tuple[Trial, str]]], list[Outcome]],
-            packs: Iterable[list[tuple[Trial, str]]], on_start: Callable[[Trial, str], None]) -> Iterator[Outcome]:
-        for pack in packs:
-            for trial, key in pack:
-                on_start(trial, key)
-            yield from runner(pack)
-
-
 def experiment_key(cfg: ExperimentConfig) -> str:
     """The key of the experiment: ``content_key`` of the config every trial shares."""
     return content_key(shared_config(cfg))
@@ -208,11 +194,15 @@ def run_sweep(cfg: ExperimentConfig, out: str, device: str = "auto", force: bool
               executor: Any = None, quiet: bool = False, pack: int = 1) -> dict[str, int]:
     """Run every unfinished trial of ``cfg`` into ``out``; return counts per status. With
     ``pack`` > 1, up to that many packable trials train together (``rt_core.experiment.packing.plan``).
+    The default executor is ``LocalExecutor()``: on CPU one single-threaded worker process per core.
 
     Everything that can be wrong with the input (device, store, data) is checked before the
-    first write, so bad input leaves ``out`` as it was.
+    first write, so bad input leaves ``out`` as it was. Ctrl-C raises ``SweepInterrupted``.
     """
-    executor = executor or LocalExecutor()
+    if executor is None:
+        from rt_core.experiment.executors import LocalExecutor
+
+        executor = LocalExecutor()
     worker_device = executor.worker_device(device)
     check_out_dir(out)
     statuses = peek_store(out, cfg, force)
@@ -231,27 +221,41 @@ def run_sweep(cfg: ExperimentConfig, out: str, device: str = "auto", force: bool
         check_model_fits(cfg, src, tgt, src.x_train.device)
         todo = make_packs(cfg, todo, pack, src.num_classes)
     store = _open_for_writing(out, cfg)
-    if todo:
-        _run(store, runner, executor, todo, counts, quiet)
-    store.write_csv()
-    store.close()
+    try:
+        if todo:
+            _run(store, runner, executor, todo, counts, quiet)
+        store.write_csv()
+    finally:
+        store.close()
     return counts
 
 
 def _run(store: Store, runner: TrialRunner, executor: Any, packs: list, counts: dict, quiet: bool) -> None:
     cfg = runner.cfg
-
-    def on_start(t: Trial, k: str) -> None:
-        store.start(k, t.plugin, t.strength, t.seed, trial_config(cfg, t))
-
     bar = tqdm(total=sum(map(len, packs)), desc=f"{cfg.name}: trials", unit="trial", disable=quiet)
     started = time.perf_counter()
-    for outcome in executor.map(runner, packs, on_start):
-        row = _record(store, outcome)
-        notify_trial_finished(outcome.trial, row)
-        counts[outcome.status] = counts.get(outcome.status, 0) + 1
-        bar.update(1)
-        if not quiet:
-            bar.write(_summary(outcome))
+    with SigintGuard() as guard:
+        def on_start(t: Trial, k: str) -> None:
+            with guard.critical():
+                store.start(k, t.plugin, t.strength, t.seed, trial_config(cfg, t))
+
+        outcomes = executor.map(runner, packs, on_start)
+        try:
+            for outcome in outcomes:
+                with guard.critical():
+                    row = _record(store, outcome)
+                notify_trial_finished(outcome.trial, row)
+                counts[outcome.status] = counts.get(outcome.status, 0) + 1
+                bar.update(1)
+                if not quiet:
+                    bar.write(_summary(outcome))
+        except KeyboardInterrupt:
+            guard.ignore()
+            outcomes.close()  # the executor stops its workers
+            bar.close()
+            store.forget_running()
+            fill_rel_dt(store)
+            store.write_csv()
+            raise SweepInterrupted(store.count("finished")) from None
     bar.close()
     store.set_meta("last_run_s", f"{time.perf_counter() - started:.1f}")

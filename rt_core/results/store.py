@@ -163,6 +163,14 @@ class Store:
         metrics[name] = value
         self.conn.execute("UPDATE trials SET metrics = ? WHERE key = ?", (json.dumps(metrics), key))
 
+    def forget_running(self) -> int:
+        """Delete every row still ``running`` (a trial stopped before its outcome), so that a rerun
+        repeats it; return how many."""
+        return self.conn.execute("DELETE FROM trials WHERE status = 'running'").rowcount
+
+    def count(self, status: str) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM trials WHERE status = ?", (status,)).fetchone()[0]
+
     @staticmethod
     def _decode(values: tuple) -> dict[str, Any]:
         row = dict(zip(COLUMNS, values, strict=True))
