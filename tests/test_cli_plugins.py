@@ -125,3 +125,14 @@ def test_without_a_report_plugin_write_report_is_one_clear_error(fresh_plugins):
     fresh_plugins.setenv("RT_LOAD_PLUGINS", "blur")
     with pytest.raises(PluginError, match="no loaded plugin writes reports"):
         rt_core.write_report("anywhere")
+
+
+def test_seeds_option_replaces_the_config_seeds():
+    from rt_core import RtError
+    from rt_core.cli import load_run_config, parse_seeds
+
+    assert parse_seeds("5-9") == [5, 6, 7, 8, 9] and parse_seeds("3, 1,2-3") == [1, 2, 3]
+    assert load_run_config("quickstart", "10-14").seeds == [10, 11, 12, 13, 14]
+    assert load_run_config("quickstart", None).seeds == load_run_config("quickstart", None).seeds
+    with pytest.raises(RtError, match="--seeds 'a-b'"):
+        parse_seeds("a-b")
