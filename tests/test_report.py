@@ -120,8 +120,22 @@ def test_decomposition_tells_a_falling_source_from_a_rising_target():
     assert vf.effect.mean == pytest.approx(12.0, abs=1.0) and vg.effect.mean == pytest.approx(12.0, abs=1.0)
     assert vf.decomposition.source.startswith("mostly source loses")
     assert vg.decomposition.source.startswith("mostly target gains")
+
     # the fresh source probe kept its accuracy: with the source head's drop removed, no transfer gain
     assert abs(vf.decomposition.rel_dt_probe.mean) < 1.5 and vg.decomposition.rel_dt_probe.mean > 10
+
+
+def test_attribution_names_both_parts_when_neither_dominates():
+    from theory.report.analysis import attribute
+    from theory.report.verdicts import Estimate
+
+    def est(mean):
+        return Estimate(mean, None, 5)
+
+    assert attribute(est(-16.4), est(16.3)).startswith("both: target gains, source loses")
+    assert attribute(est(-1.0), est(6.0)).startswith("mostly target gains")
+    assert attribute(est(-6.0), est(-1.0)).startswith("mostly source loses")
+    assert attribute(est(0.0), est(0.01)).startswith("no change")
 
 
 def test_collapsed_trials_are_excluded_flagged_and_counted():

@@ -212,16 +212,24 @@ def estimate(values: np.ndarray, resamples: int, rng: np.random.Generator) -> Es
 
 
 def attribute(d_src: Estimate, d_tgt: Estimate) -> str:
-    """Which part carried the change of rel_dt = Delta acc_tgt - Delta acc_src over the range."""
+    """Which part carried the change of rel_dt = Delta acc_tgt - Delta acc_src over the range.
+
+    The target contributes Delta acc_tgt, the source -Delta acc_src. One part "mostly" carries the
+    change when its contribution is at least twice the other's in size; otherwise both are named.
+    Changes under 0.05 points in both parts are "no change"."""
     if d_src.mean is None or d_tgt.mean is None:
         return "-"
     src, tgt = -d_src.mean, d_tgt.mean
     parts = f"Δ acc_tgt {d_tgt.mean:+.1f}, Δ acc_src {d_src.mean:+.1f}"
-    if tgt + src > 0:
-        who = "target gains" if tgt >= src else "source loses"
-    else:
-        who = "target loses" if tgt <= src else "source gains"
-    return f"mostly {who} ({parts})"
+    if max(abs(src), abs(tgt)) < 0.05:
+        return f"no change ({parts})"
+    tgt_word = "target gains" if tgt > 0 else "target loses"
+    src_word = "source loses" if src > 0 else "source gains"
+    if abs(tgt) >= 2 * abs(src):
+        return f"mostly {tgt_word} ({parts})"
+    if abs(src) >= 2 * abs(tgt):
+        return f"mostly {src_word} ({parts})"
+    return f"both: {tgt_word}, {src_word} ({parts})"
 
 
 def _strength_rows(data: PluginData, resamples: int, rng: np.random.Generator) -> tuple[StrengthRow, ...]:
