@@ -23,7 +23,7 @@ PHASES = ("source_train_s", "features_s", "head_fit_s", "robust_eval_s")
 
 
 def run(device: torch.device, repeats: int = 1) -> tuple[list[Measure], dict]:
-    from theory.report_job import report_store
+    from theory.report.job import report_store
 
     cfg = quickstart()
     t0 = time.perf_counter()  # the loaders themselves, not this process's cache of their result

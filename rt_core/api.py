@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rt_core.errors import RtError
 
-METRIC_COLUMNS = ("acc_src", "rob_src", "acc_tgt", "loss_src", "loss_tgt", "tau")
+if TYPE_CHECKING:
+    import pandas as pd
+
+METRIC_COLUMNS = ("acc_src", "rob_src", "acc_tgt", "probe_acc_src", "loss_src", "loss_tgt", "tau")
 
 
 def run(config: Any, out: str | Path, device: str = "auto", force: bool = False, quiet: bool = True,
-        pack: int = 1):
+        pack: int = 1) -> pd.DataFrame:
     """Run (or resume) the sweep of ``config`` into ``out`` and return :func:`load_results` of it.
 
     ``config``: a path to a TOML file, the name of a shipped example, a dict shaped like the TOML
@@ -46,11 +49,16 @@ def _num_classes(config: dict) -> int:
     return get_dataset(name).num_classes if name in registries().datasets else 0
 
 
-def load_results(directory: str | Path):
+DELTA_COLUMNS = {"delta_acc_src": "d_acc_src", "delta_acc_tgt": "d_acc_tgt", "delta_probe_acc_src": "d_probe_acc_src",
+                 "rel_dt": "rel_dt", "rel_dt_probe": "rel_dt_probe"}
+
+
+def load_results(directory: str | Path) -> pd.DataFrame:
     """The trials in ``directory/results.sqlite`` (opened read-only) as a DataFrame, one row per trial:
     key, plugin, strength, seed, status, the metrics, ``usable``, ``delta_acc_src``, ``delta_acc_tgt``,
-    ``rel_dt`` (against the vanilla trial of the same seed; NaN where that trial is missing or not
-    finished), error, epoch, and ``trained``/``checkpoint`` for source models brought from checkpoints."""
+    ``rel_dt``, ``rel_dt_probe`` (against the vanilla trial of the same seed; NaN where that trial is
+    missing or not finished; see ``rt_core.results.metrics``), error, epoch, and ``trained`` /
+    ``checkpoint`` for source models brought from checkpoints."""
     import pandas as pd
 
     from rt_core.results import metrics
@@ -71,8 +79,9 @@ def load_results(directory: str | Path):
         rec["usable"] = metrics.usable(r["status"], m.get("acc_src"), classes)
         v = vanilla.get(r["seed"])
         ok = v is not None and r["status"] == "finished"
-        d = metrics.deltas(m["acc_src"], m["acc_tgt"], v["acc_src"], v["acc_tgt"]) if ok else {}
-        rec.update({k: d.get(k, float("nan")) for k in ("delta_acc_src", "delta_acc_tgt", "rel_dt")})
+        d = metrics.deltas(m, v) if ok else {}
+        for column, key in DELTA_COLUMNS.items():
+            rec[column] = float("nan") if d.get(key) is None else d[key]
         rec.update(error=r["error"], epoch=r["epoch"], trained=r["versions"].get("trained", True),
                    checkpoint=r["versions"].get("checkpoint"))
         records.append(rec)

@@ -91,6 +91,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     p.add_argument("--force", action="store_true", help="write into a store made for a different config")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-trial lines")
+    _seeds_arg(p)
     p.add_argument("--pack", type=int, default=1, metavar="K",
                    help="train up to K packable trials together (vanilla, augmentations, weight decay; models "
                         "without batch norm): worth it on a GPU, e.g. --pack 16; default 1 (each alone)")
@@ -108,6 +109,35 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpus-per-trial", type=float, default=0.0, help="Ray GPUs per trial, fractions allowed")
     p.add_argument("--max-retries", type=int, default=2,
                    help="reruns of a trial whose worker process (local or Ray) died (default 2)")
+
+
+def _seeds_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seeds", help="seeds to run instead of the config's, e.g. 5,6,7,8,9 or 5-9")
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"5,6,9"`` or ``"5-9"`` (inclusive) or a mix, as a sorted list of distinct integers."""
+    seeds: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.strip().partition("-")
+        try:
+            seeds.update(range(int(low), int(high or low) + 1))
+        except ValueError as err:
+            raise RtError(f"--seeds {text!r}: use integers like 5,6,7 or a range like 5-9") from err
+    if not seeds:
+        raise RtError(f"--seeds {text!r}: give at least one seed")
+    return sorted(seeds)
+
+
+def load_run_config(path, seeds: str | None):
+    """The validated config at ``path`` (a file or a shipped example name), its seeds replaced by ``seeds``."""
+    import dataclasses
+
+    from rt_core import examples
+    from rt_core.experiment.config import load_config
+
+    cfg = load_config(examples.resolve(path))
+    return cfg if seeds is None else dataclasses.replace(cfg, seeds=parse_seeds(seeds))
 
 
 def make_executor(args: argparse.Namespace):
@@ -132,10 +162,9 @@ def run_command(args: argparse.Namespace) -> int:
 
     Exit status: 0 when no trial failed (diverged trials are results), 1 when some failed, 2 on bad input.
     """
-    from rt_core.experiment.config import load_config
     from rt_core.experiment.sweep import run_sweep
 
-    cfg = load_config(args.config)
+    cfg = load_run_config(args.config, args.seeds)
     counts = run_sweep(cfg, args.out, device=args.device, force=args.force, quiet=args.quiet,
                        executor=make_executor(args), pack=args.pack)
     done = ", ".join(f"{v} {k}" for k, v in counts.items() if k != "total")
@@ -152,20 +181,19 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, help="a TOML file or the name of a shipped example "
                    "(default: quickstart, shipped with rt)")
     p.add_argument("--device", default="auto")
+    _seeds_arg(p)
 
 
 def demo_command(args: argparse.Namespace) -> int:
     """The main job: run the quickstart sweep on the embedded digits, then write its report."""
     import time
 
-    from rt_core import examples
-    from rt_core.experiment.config import load_config
     from rt_core.experiment.sweep import run_sweep
     from rt_core.host.manager import write_report
 
-    config = examples.resolve(args.config)
+    cfg = load_run_config(args.config, args.seeds)
     start = time.perf_counter()
-    counts = run_sweep(load_config(config), args.out, device=args.device)
+    counts = run_sweep(cfg, args.out, device=args.device)
     path = write_report(args.out)
     print(f"{counts['total']} trials in {time.perf_counter() - start:.0f} s; report: {path} and "
           f"{path.with_suffix('.html')}")

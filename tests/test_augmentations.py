@@ -7,7 +7,7 @@ from scipy import ndimage
 
 import rt_core
 from plugins.blur import blur, symmetric_index
-from plugins.rescale import rescale
+from plugins.rescale import rescale, rescale_per_image
 from plugins.rotation import rotate
 from plugins.translation import translate
 from rt_core.host.testing import images
@@ -69,6 +69,28 @@ def test_rescale_keeps_constants_and_identity_at_one():
     assert torch.allclose(rescale(const, 2.0), const, atol=1e-6)
     x = images()
     assert torch.equal(rt_core.create_augmentation("rescale", 1.0)(x), x)
+
+
+def test_rescale_per_sample_factor_is_within_range_and_varies():
+    aug = rt_core.create_augmentation("rescale", 3.0, per_sample=True)
+    m = aug.sample(torch.zeros(256, 3, 8, 8), torch.Generator().manual_seed(0))["factor"]
+    assert m.min() >= 1.0 and m.max() <= 3.0 and m.std() > 0.4
+    assert rt_core.create_augmentation("rescale", 3.0).sample(torch.zeros(4, 3, 8, 8), None) == {}
+
+
+def test_per_sample_rescale_equals_rescaling_each_image_alone():
+    x = images(6, (3, 16, 16), dtype=torch.float64)
+    factors = torch.tensor([1.0, 1.02, 1.6, 2.0, 2.1, 3.7])  # 1.02: rounds to the full size
+    joint = rescale_per_image(x, factors)
+    for i in range(6):
+        assert torch.allclose(joint[i], rescale(x[i:i + 1], float(factors[i]))[0], atol=1e-12)
+    assert torch.allclose(joint[0], x[0], atol=1e-12)
+    aug = rt_core.create_augmentation("rescale", 4.0, per_sample=True)
+    g = torch.Generator().manual_seed(3)
+    params = aug.sample(x, g)
+    assert torch.equal(aug.apply(x, params), rescale_per_image(x, params["factor"]))
+    a = _matrix(lambda t: rescale_per_image(t, torch.full((t.shape[0],), 2.0)))
+    assert torch.allclose(a, _matrix(lambda t: rescale(t, 2.0)), atol=1e-12)
 
 
 @pytest.mark.parametrize("angle,k", [(90.0, 1), (-90.0, -1), (180.0, 2)])

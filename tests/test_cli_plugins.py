@@ -56,10 +56,10 @@ def test_every_command_comes_from_a_plugin_through_rt_register_commands():
 
     origin = {name: cmd.plugin for name, cmd in commands().items()}
     assert origin["run"] == origin["plugins"] == origin["demo"] == "rt_core.cli"
-    assert origin["theory"] == origin["report"] == "theory"
+    assert origin["theory"] == origin["report"] == origin["plan"] == "theory"
     assert origin["bench"] == "bench"
     rows = json.loads(_rt("plugins", "--json").stdout)
-    assert next(r for r in rows if r["name"] == "theory")["commands"] == ["report", "theory"]
+    assert next(r for r in rows if r["name"] == "theory")["commands"] == ["plan", "report", "theory"]
 
 
 def test_the_host_imports_no_guest_by_name():
@@ -125,3 +125,14 @@ def test_without_a_report_plugin_write_report_is_one_clear_error(fresh_plugins):
     fresh_plugins.setenv("RT_LOAD_PLUGINS", "blur")
     with pytest.raises(PluginError, match="no loaded plugin writes reports"):
         rt_core.write_report("anywhere")
+
+
+def test_seeds_option_replaces_the_config_seeds():
+    from rt_core import RtError
+    from rt_core.cli import load_run_config, parse_seeds
+
+    assert parse_seeds("5-9") == [5, 6, 7, 8, 9] and parse_seeds("3, 1,2-3") == [1, 2, 3]
+    assert load_run_config("quickstart", "10-14").seeds == [10, 11, 12, 13, 14]
+    assert load_run_config("quickstart", None).seeds == load_run_config("quickstart", None).seeds
+    with pytest.raises(RtError, match="--seeds 'a-b'"):
+        parse_seeds("a-b")

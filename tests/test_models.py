@@ -28,3 +28,22 @@ def test_normalisation_is_inside_the_model():
     norm = model.features[0]
     x = torch.ones(1, 3, 2, 2) * 0.4914
     assert isinstance(norm, rt_core.Normalize) and torch.allclose(norm(x)[0, 0], torch.zeros(2, 2), atol=1e-6)
+
+
+def test_cifar_cnn_norm_option_adds_a_layer_after_each_conv_and_defaults_to_none():
+    plain = rt_core.create_model("cifar_cnn", width=0.5, hidden=64, image_size=16)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d | torch.nn.GroupNorm) for m in plain.modules())
+    for norm, kind in (("batch", torch.nn.BatchNorm2d), ("group", torch.nn.GroupNorm)):
+        model = rt_core.create_model("cifar_cnn", width=0.5, hidden=64, image_size=16, norm=norm).eval()
+        convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+        assert sum(isinstance(m, kind) for m in model.modules()) == len(convs) == 4
+        assert all(c.bias is None for c in convs)
+        f, logits = model.forward_split(torch.rand(2, 3, 16, 16))
+        assert f.shape == (2, 64) and logits.shape == (2, 10)
+
+
+def test_cifar_cnn_rejects_an_unknown_norm():
+    import pytest
+
+    with pytest.raises(ValueError, match="norm"):
+        rt_core.create_model("cifar_cnn", norm="layer")

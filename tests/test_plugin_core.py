@@ -183,3 +183,19 @@ def test_rt_report_sections_collects_pairs_and_rejects_others(rt_plugin):
     rt_plugin(Bad(), "bad")
     with pytest.raises(PluginError, match="plugin 'bad' returned 'just a string'"):
         rt_core.report_sections([])
+
+
+def test_docs_api_lists_exactly_the_public_names():
+    """docs/api.md names every entry of rt_core.__all__ in backticks, and every name it puts in a
+    table's first column is public."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "api.md").read_text()
+    quoted = set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)[`(]", doc))
+    assert set(rt_core.__all__) - quoted == set()
+    first_column = {n for cell in re.findall(r"^\| (.+?) \|", doc, flags=re.M)
+                    for n in re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)", cell)}
+    assert first_column - {"name"} <= set(rt_core.__all__)
+    for name in rt_core.__all__:
+        assert getattr(rt_core, name) is not None

@@ -1,81 +1,210 @@
-"""Matching on synthetic tables with known trends, the report from a tiny store, the SAL20 import."""
+"""Statistics on synthetic result tables with planted effects, predictions from the config, the
+report from a tiny store, the SAL20 import and the generic renderer."""
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rt_core import RtError
-from rt_core.experiment.config import load_config
+from rt_core.experiment.config import ReportConfig, load_config
 from rt_core.experiment.sweep import run_sweep
+from rt_core.results.metrics import deltas, rel_dt
+from rt_core.results.render import Code, Figure, Heading, Table, Text, render_html, render_markdown
 from tests.tiny import write_tiny
-from theory.matching import judge, match, trend
-from theory.report_job import read_published, report_published, report_store
+from theory.matching import min_acc_for, predict
+from theory.report import analysis as an
+from theory.report import statistics as st
+from theory.report.job import build_report, read_published, report_published, report_store, store_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _table(plugin, slope, strengths=(0.05, 0.1, 0.2), seeds=(0, 1, 2)):
-    """rel_dt = slope * strength rank + a seed pattern (-1, 0, +1) that is symmetric at every
-    strength, so a zero slope has Spearman rho = 0 exactly."""
-    pattern = [-1.0, 0.0, 1.0]
-    rows = [{"plugin": "vanilla", "strength": 0.0, "seed": s, "acc_src": 90.0, "acc_tgt": 60.0, "rel_dt": 0.0,
-             "rob_src": 20.0} for s in seeds]
-    for i, st in enumerate(strengths, start=1):
+def _table(slope, seeds=6, levels=4, noise=0.5, seed=0):
+    """rel_dt of ``seeds`` x ``levels`` (identity column 0): slope per level + noise. The noise of
+    the second half of the seeds is the first half's reversed in strength, so a zero slope is an
+    exact null (Page's L at its mean), not a draw that rejects 5% of the time."""
+    rng = np.random.default_rng(seed)
+    half = rng.normal(0, noise, (seeds - seeds // 2, levels))
+    t = slope * np.arange(levels) + np.vstack([half, half[: seeds // 2, ::-1]])
+    return t - t[:, :1]
+
+
+def _decide(tables, expected, margin=2.0):
+    return an.decide_family(tables, expected, 0.05, margin, dict.fromkeys(tables, 0))
+
+
+@pytest.mark.parametrize("slope,expected,verdict", [
+    (3.0, "rises", "agrees"), (-3.0, "rises", "disagrees"), (0.0, "rises", "inconclusive"),
+    (3.0, "none", "disagrees"), (0.0, "unknown", "inconclusive")])
+def test_planted_trends_are_found(slope, expected, verdict):
+    d = _decide({"p": _table(slope)}, {"p": expected})["p"]
+    assert d.verdict == verdict, d.reason
+    assert d.trend.test == "Page's L" and "Page's L" in d.reason and "Holm p" in d.reason
+
+
+def test_planted_null_agrees_only_inside_the_equivalence_margin():
+    null = _table(0.0, seeds=8, noise=0.3)
+    effects = st.seed_effects(null)
+    p, (lo, hi) = st.tost(effects, 2.0)
+    assert -2.0 < lo < hi < 2.0 and p < 0.05
+    assert _decide({"t": null}, {"t": "none"}, margin=2.0)["t"].verdict == "agrees"
+    tight = _decide({"t": null}, {"t": "none"}, margin=0.05)["t"]
+    assert tight.verdict == "inconclusive" and "not shown equivalent" in tight.reason
+    # two seeds of pure noise: no trend, yet no agreement either (absence of evidence)
+    assert _decide({"t": _table(0.0, seeds=2, noise=3.0)}, {"t": "none"})["t"].verdict == "inconclusive"
+
+
+def test_holm_on_a_known_family():
+    assert st.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    strong, weak = _table(3.0, seeds=3, noise=0.01), _table(3.0, seeds=3, noise=0.01)
+    weak[0] = weak[0][::-1] - weak[0][-1]  # one seed reversed: a weaker (still rising) family member
+    ds = _decide({"a": strong, "b": weak}, {"a": "rises", "b": "rises"})
+    raw = sorted([ds["a"].trend.p_value, ds["b"].trend.p_value])
+    assert sorted([ds["a"].p_holm, ds["b"].p_holm]) == pytest.approx([2 * raw[0], max(2 * raw[0], raw[1])])
+
+
+def test_stability_is_one_for_a_clear_effect_and_a_coin_flip_at_the_boundary():
+    clear = {"c": _table(3.0, seeds=8)}
+    full = {"c": _decide(clear, {"c": "rises"})["c"].verdict}
+    share = an.stability(clear, {"c": "rises"}, 0.05, 2.0, {"c": 0}, full, 300, np.random.default_rng(0))
+    assert full["c"] == "agrees" and share["c"] >= 0.98
+    rng = np.random.default_rng(3)
+    t = np.array([rng.permutation(4) for _ in range(24)], float)
+    t[:4] = np.arange(4)  # 4 of 24 seeds rise cleanly, the rest random: p sits near alpha
+    t -= t[:, :1]
+    d = _decide({"x": t}, {"x": "rises"})["x"]
+    assert 0.03 < d.trend.p_value < 0.1
+    flip = an.stability({"x": t}, {"x": "rises"}, 0.05, 2.0, {"x": 0}, {"x": d.verdict}, 400,
+                        np.random.default_rng(0))
+    assert 0.35 < flip["x"] < 0.65
+
+
+def test_seed_effects_and_their_interval_resample_seeds():
+    t = np.array([[0.0, 1.0, 2.0, 3.0], [0.0, 2.0, 4.0, 6.0], [0.0, np.nan, 1.0, 1.5]])
+    eff = st.seed_effects(t)
+    assert eff == pytest.approx([3.0, 6.0, np.polyfit([0, 2, 3], [0, 1, 1.5], 1)[0] * 3])
+    lo, hi = st.bootstrap_mean_ci(eff, 0.95, 2000, np.random.default_rng(0))
+    assert min(eff) - 1e-9 <= lo < eff.mean() < hi <= max(eff) + 1e-9
+    assert st.distinct_resamples(2) == 3 and st.distinct_resamples(5) == 126
+    assert st.blocked_trend(t).seeds == 2  # the seed with a missing cell is left out of Page's test
+
+
+def test_power_matches_the_t_test_closed_form():
+    assert st.seeds_needed(1.0, 1.0, 0.05, 0.8) == 10  # d = 1, one-sample two-sided: n = 9.94
+    assert st.seeds_needed(2.0, 1.0, 0.05, 0.8) > st.seeds_needed(1.0, 1.0, 0.05, 0.8)
+    assert st.seeds_needed(0.0, 1.0, 0.05) is None
+
+
+def _rows(plugin, d_src, d_tgt, seeds=(0, 1, 2, 3), strengths=(5e-4, 2e-3, 5e-3), van_src=90.0):
+    """Store-like rows: vanilla at (van_src, 60); per level i acc_src += d_src*i, acc_tgt += d_tgt*i."""
+    rng = np.random.default_rng(1)
+    rows = [{"plugin": "vanilla", "strength": 0.0, "seed": s, "status": "finished", "acc_src": van_src,
+             "acc_tgt": 60.0, "rob_src": 30.0, "probe_acc_src": van_src} for s in seeds]
+    for i, st_ in enumerate(strengths, start=1):
         for s in seeds:
-            rows.append({"plugin": plugin, "strength": st, "seed": s, "acc_src": 90.0, "acc_tgt": 60.0,
-                         "rel_dt": slope * i + pattern[s], "rob_src": 20.0 + pattern[s]})
+            src = van_src + d_src * i + rng.normal(0, 0.3)
+            rows.append({"plugin": plugin, "strength": st_, "seed": s, "status": "finished", "acc_src": src,
+                         "acc_tgt": 60.0 + d_tgt * i + rng.normal(0, 0.3), "rob_src": 30.0 + i,
+                         "probe_acc_src": van_src + rng.normal(0, 0.3)})
     return rows
 
 
-@pytest.mark.parametrize("plugin,slope,expected", [
-    ("weight_decay", 5.0, "agrees"),       # predicted to rise, rises
-    ("weight_decay", -5.0, "disagrees"),   # predicted to rise, falls
-    ("weight_decay", 0.0, "inconclusive"),  # predicted to rise, flat: noise
-    ("translation", 0.0, "agrees"),        # predicted flat, flat
-    ("translation", 5.0, "disagrees"),     # predicted flat, rises
-])
-def test_matching_verdicts_on_known_trends(plugin, slope, expected):
-    (v,) = match(_table(plugin, slope))
-    assert v.verdict == expected, v.reason
-    assert v.prediction == ("rises" if plugin == "weight_decay" else "none")
+def test_decomposition_tells_a_falling_source_from_a_rising_target():
+    cfg = ReportConfig(resamples=200)
+    falls, _ = build_report(_rows("weight_decay", -4.0, 0.0), "t", cfg, min_acc_for(10), {}, {})
+    gains, _ = build_report(_rows("weight_decay", 0.0, 4.0), "t", cfg, min_acc_for(10), {}, {})
+    (vf,), (vg,) = falls.plugins, gains.plugins
+    assert vf.verdict == vg.verdict == "agrees"
+    assert vf.effect.mean == pytest.approx(12.0, abs=1.0) and vg.effect.mean == pytest.approx(12.0, abs=1.0)
+    assert vf.decomposition.source.startswith("mostly source loses")
+    assert vg.decomposition.source.startswith("mostly target gains")
+
+    # the fresh source probe kept its accuracy: with the source head's drop removed, no transfer gain
+    assert abs(vf.decomposition.rel_dt_probe.mean) < 1.5 and vg.decomposition.rel_dt_probe.mean > 10
 
 
-def test_too_few_points_is_inconclusive_and_says_so():
-    rows = _table("jacobian", 5.0, strengths=(0.1,), seeds=(0,))
-    (v,) = match(rows)
-    assert v.verdict == "inconclusive" and "too few points" in v.reason
+def test_attribution_names_both_parts_when_neither_dominates():
+    from theory.report.analysis import attribute
+    from theory.report.verdicts import Estimate
+
+    def est(mean):
+        return Estimate(mean, None, 5)
+
+    assert attribute(est(-16.4), est(16.3)).startswith("both: target gains, source loses")
+    assert attribute(est(-1.0), est(6.0)).startswith("mostly target gains")
+    assert attribute(est(-6.0), est(-1.0)).startswith("mostly source loses")
+    assert attribute(est(0.0), est(0.01)).startswith("no change")
 
 
-def test_collapsed_trials_are_excluded_and_counted():
-    rows = _table("jacobian", 5.0)
-    rows.append({"plugin": "jacobian", "strength": 4.0, "seed": 0, "acc_src": 10.0, "acc_tgt": 50.0, "rel_dt": 99.0})
-    (v,) = match(rows)
-    assert v.excluded == 1 and v.rel_dt.n == 12
+def test_collapsed_trials_are_excluded_flagged_and_counted():
+    rows = _rows("weight_decay", 0.0, 4.0)
+    rows[-1].update(acc_src=12.0)  # seed 3 at the strongest: chance + 2 points
+    rows[-2].update(acc_src=50.0)  # seed 2: usable, 40 points below its vanilla
+    report, data = build_report(rows, "t", ReportConfig(resamples=100), min_acc_for(10), {}, {})
+    (v,) = report.plugins
+    assert [(n.seed, n.why) for n in v.excluded] == [(3, "source model at chance")]
+    assert [n.seed for n in v.flagged] == [2] and v.trend.seeds == 3
+    assert v.strengths[-1].usable == 3 and v.strengths[-1].trials == 4
 
 
-def test_trend_statistics():
-    t = trend([1, 1, 2, 2, 3, 3], [1.0, 1.1, 2.0, 2.1, 3.0, 3.2])
-    assert t.spearman_rho > 0.9 and t.p_value < 0.01 and t.slope_ci[0] > 0
-    assert judge("rises", t)[0] == "agrees" and judge("unknown", t)[0] == "inconclusive"
+def test_predictions_come_from_the_config_whatever_the_trials_did():
+    p = predict("blur", (0.0, 0.5, 1.0))
+    assert p.expected == "rises" and [c.strength for c in p.strengths] == [0.5, 1.0] and p.text
+    assert predict("translation", (0.1,)).expected == "none"
+    assert predict("nonesuch", (1.0,)).text and predict("nonesuch", (1.0,)).expected == "unknown"
+    w = predict("weight_decay", (1e-3,))
+    assert w.expected == "rises" and w.bound.latex and "lambda" in w.bound.latex
+    # every trial of blur at chance: the prediction is still made, and the verdict says why
+    rows = _rows("blur", 0.0, 4.0, strengths=(0.5, 1.0))
+    for r in rows:
+        if r["plugin"] == "blur":
+            r["acc_src"] = 10.0
+    report, _ = build_report(rows, "t", ReportConfig(resamples=50), min_acc_for(10), {"blur": [0.5, 1.0]}, {})
+    (v,) = report.plugins
+    assert v.prediction.expected == "rises" and v.verdict == "inconclusive"
+    assert "models failed to learn" in v.reason
 
 
-def test_report_from_a_tiny_store(tmp_path, monkeypatch):
+def test_metrics_rel_dt_and_deltas():
+    assert rel_dt(80.0, 70.0, 90.0, 60.0) == pytest.approx((70.0 - 80.0) - (60.0 - 90.0))
+    d = deltas({"acc_src": 80.0, "acc_tgt": 70.0, "probe_acc_src": 88.0}, {"acc_src": 90.0, "acc_tgt": 60.0,
+                                                                          "probe_acc_src": 90.0})
+    assert d["rel_dt"] == pytest.approx(20.0) and d["rel_dt_probe"] == pytest.approx(12.0) and d["d_rob_src"] is None
+
+
+def test_renderer_turns_markdown_tables_into_html_tables(tmp_path):
+    blocks = [Heading("T", 1), Heading("Section"), Text("a | b\n---|---\n1 | 2"),
+              Table(("x", "y"), (("1|2", "<b>"),), row_classes=("agrees",)), Code("x < y")]
+    html = render_html(blocks, "T", tmp_path)
+    assert html.count("<table>") == 2 and "<td>1|2</td>" in html and "&lt;b&gt;" in html
+    assert 'class="agrees"' in html and "x &lt; y" in html and 'href="#section"' in html
+    md = render_markdown(blocks)
+    assert "| 1\\|2 | <b> |" in md and md.startswith("# T\n")
+    (tmp_path / "f.png").write_bytes(b"\x89PNG")
+    assert "data:image/png;base64," in render_html([Figure("f.png", "cap")], "T", tmp_path)
+
+
+def test_report_and_plan_from_a_tiny_store(tmp_path, monkeypatch):
     monkeypatch.setenv("RT_CACHE", str(tmp_path / "cache"))
-    cfg = load_config(write_tiny(tmp_path / "tiny.toml"))
+    cfg = load_config(write_tiny(tmp_path / "tiny.toml", "[report]\nequivalence_margin = 3.0\nresamples = 100\n"))
     run_sweep(cfg, str(tmp_path / "exp"), device="cpu", quiet=True)
     md = report_store(tmp_path / "exp")
     text = md.read_text()
     verdicts = json.loads((tmp_path / "exp" / "verdicts.json").read_text())
-    assert {v["plugin"] for v in verdicts} == {"blur", "weight_decay"}
-    for v in verdicts:
-        assert {"plugin", "prediction", "spearman_rho", "p_value", "verdict"} <= set(v)
-    for fig in ("rel_dt_vs_strength", "robustness_vs_rel_dt", "source_vs_target"):
-        assert (tmp_path / "exp" / "figures" / f"{fig}.png").stat().st_size > 10_000
+    assert verdicts["title"] == "tiny: theory vs experiment" and verdicts["settings"]["equivalence_margin"] == 3.0
+    assert {v["plugin"] for v in verdicts["plugins"]} == {"blur", "weight_decay"}
+    for v in verdicts["plugins"]:
+        assert v["prediction"]["text"] and v["verdict"] in ("agrees", "disagrees", "inconclusive")
+        assert "d_acc_src" in v["decomposition"] and v["strengths"][0]["metrics"]["rel_dt"]["mean"] in (0.0, None)
+    for fig in ("rel_dt_vs_strength", "robustness_vs_rel_dt", "blur", "weight_decay"):
+        assert (tmp_path / "exp" / "figures" / f"{fig}.png").stat().st_size > 5_000
         assert f"figures/{fig}.png" in text
     html = (tmp_path / "exp" / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 3 and "Provenance" in html
-    assert '"seeds": [\n    0,\n    1\n  ]' in text
+    assert html.count("data:image/png;base64,") >= 4 and "Provenance" in html and "<table>" in html
+    plan, alpha = store_plan(tmp_path / "exp", effect=5.0)
+    assert alpha == 0.05 and {r.plugin for r in plan} == {"blur", "weight_decay"}
 
 
 def test_report_of_a_missing_store_is_one_clear_error(tmp_path):
@@ -90,9 +219,10 @@ def test_salman2020_import_reproduces_rising_relative_dt(tmp_path):
     assert len(rows) == 10 and rows[0]["rel_dt"] == 0.0
     assert abs(rows[-1]["rel_dt"] - ((94.16 - 56.13) - (79.61 - 75.80))) < 1e-9  # +34.22 points at eps = 5
     report_published(csv, tmp_path / "sal")
-    (v,) = json.loads((tmp_path / "sal" / "verdicts.json").read_text())
-    assert v["plugin"] == "adversarial" and v["prediction"] == "rises" and v["verdict"] == "agrees"
-    assert v["spearman_rho"] > 0.95 and v["p_value"] < 1e-4
+    (v,) = json.loads((tmp_path / "sal" / "verdicts.json").read_text())["plugins"]
+    assert v["plugin"] == "adversarial" and v["prediction"]["expected"] == "rises" and v["verdict"] == "agrees"
+    assert v["trend"]["test"] == "Kendall's tau (1 seed)" and v["trend"]["statistic"] > 0.9
+    assert v["trend"]["p_value"] < 1e-4 and v["stability"] is None
 
 
 def test_bad_published_files(tmp_path):
@@ -106,3 +236,77 @@ def test_bad_published_files(tmp_path):
         read_published(novanilla)
     with pytest.raises(RtError, match="not found"):
         read_published(tmp_path / "missing.csv")
+
+
+def _exact_page(table):
+    """Page's L of ``table`` by hand (L = sum_j j R_j over within-row ranks, columns in the predicted
+    rising order) and its exact two-sided p by enumerating every within-row permutation of ranks."""
+    from itertools import permutations, product
+
+    from scipy.stats import rankdata
+
+    k = table.shape[1]
+    weights = np.arange(1, k + 1)
+    L = float(sum(weights @ rankdata(row) for row in table))
+    perms = [np.array(p) for p in permutations(range(1, k + 1))]
+    null = np.array([sum(weights @ p for p in combo) for combo in product(perms, repeat=len(table))], float)
+    return L, min(1.0, 2 * min((null >= L).mean(), (null <= L).mean()))
+
+
+@pytest.mark.parametrize("table", [
+    [[0.0, 1.0, 3.0], [0.0, 2.0, 1.5], [0.0, -1.0, 4.0]],
+    [[0.0, 5.0, 4.0, 6.0], [0.0, 1.0, 2.0, 3.0]],
+    [[0.0, -1.0, -2.0], [0.0, -3.0, -1.0]]])
+def test_page_l_and_its_p_match_a_hand_computation(table):
+    t = np.array(table)
+    L, p = _exact_page(t)
+    trend = st.blocked_trend(t)
+    assert trend.test == "Page's L" and trend.statistic == pytest.approx(L) and trend.p_value == pytest.approx(p)
+    assert trend.direction == ("rises" if L >= t.shape[0] * t.shape[1] * (t.shape[1] + 1) ** 2 / 4 else "falls")
+
+
+def test_ties_in_exact_arithmetic_stay_ties_whatever_the_rounding():
+    """rel_dt values equal in exact arithmetic but computed along different paths differ by float
+    noise; the trend test ranks them as ties, so the verdict cannot flip with rounding."""
+    a = rel_dt(85.3, 60.1, 90.0, 60.0)
+    b = rel_dt(85.4, 60.2, 90.0, 60.0)
+    assert a != b and a == pytest.approx(b)  # the float noise this guards against
+    exact = np.array([[0.0, a, a, 2.0]] * 3)
+    noisy = np.array([[0.0, a, b, 2.0], [0.0, b, a, 2.0], [0.0, a, b, 2.0]])
+    assert st.blocked_trend(noisy) == st.blocked_trend(exact)
+    assert st.tost(np.array([a, b, a]), 2.0) == st.tost(np.array([a, a, a]), 2.0)
+
+
+def test_tost_matches_the_two_one_sided_t_tests_by_hand():
+    from scipy import stats as sps
+
+    effects, margin = np.array([0.4, -0.2, 0.9, 0.1, 0.3]), 1.0
+    m, se, df = effects.mean(), effects.std(ddof=1) / np.sqrt(len(effects)), len(effects) - 1
+    p_hand = max(sps.t.sf((m + margin) / se, df), sps.t.cdf((m - margin) / se, df))
+    p, (lo, hi) = st.tost(effects, margin)
+    assert p == pytest.approx(p_hand) and (lo, hi) == pytest.approx(sps.t.interval(0.90, df, m, se))
+
+
+def test_power_is_the_t_tests_and_the_seed_count_is_the_smallest_that_reaches_it():
+    from statsmodels.stats.power import TTestPower
+
+    for d, n, alt in [(1.0, 10, "two-sided"), (0.3, 40, "two-sided"), (0.8, 7, "larger")]:
+        assert st.t_power(d, n, 0.05, alt) == pytest.approx(TTestPower().power(d, n, 0.05, alternative=alt))
+    for sd, effect, alpha in [(1.0, 1.0, 0.05), (3.0, 2.0, 0.01), (0.4, 1.0, 0.05 / 7)]:
+        n = st.seeds_needed(sd, effect, alpha)
+        assert st.t_power(effect / sd, n, alpha, "two-sided") >= 0.8
+        assert n == 2 or st.t_power(effect / sd, n - 1, alpha, "two-sided") < 0.8
+    # very consistent effects (huge effect sizes) used to make statsmodels' root finder return NaN
+    assert st.seeds_needed(1e-6, 2.0, 0.05) == 2 and st.seeds_needed(0.1, 2.0, 0.05 / 7) == 3
+    assert st.seeds_needed(0.01, 2.0, 0.05, equivalence=True) == 2
+
+
+def test_levels_run_away_from_the_identity_and_one_usable_rule():
+    from rt_core.results.metrics import min_acc_src, usable
+
+    rows = [{"plugin": "keep", "strength": s, "seed": 0, "status": "finished", "acc_src": 90.0, "acc_tgt": 60.0}
+            for s in (1.0, 0.5, 0.9, 0.7)]
+    assert an.plugin_data(rows, "keep", 1.0, [0], 20.0, 20.0).levels == [1.0, 0.9, 0.7, 0.5]
+    assert min_acc_for is min_acc_src and min_acc_src(10) == 20.0 and min_acc_src(None) == min_acc_src(0) == 0.0
+    assert usable("finished", 20.5, 10) and not usable("finished", 20.0, 10) and not usable("failed", 90.0, 10)
+    assert usable("finished", 1.0, 0)  # class count unknown: no accuracy filter, as for published numbers

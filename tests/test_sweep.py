@@ -194,3 +194,12 @@ def test_each_trial_records_its_own_start_time(tmp_path):
     rows = sorted(Store(tmp_path / "out").rows(), key=lambda r: r["started"])
     for earlier, later in zip(rows, rows[1:], strict=False):
         assert earlier["finished"] <= later["started"]
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+    from rt_core.experiment.config import TrainConfig
+    from rt_core.experiment.training import lr_factor
+
+    cfg = TrainConfig(epochs=4, warmup_epochs=1, schedule="cosine", milestones=[2])
+    assert lr_factor(1, 4, 10, cfg) == 0.5 and lr_factor(1, 9, 10, cfg) == 1.0
+    assert abs(lr_factor(3, 25, 10, cfg) - 0.5) < 1e-12 and lr_factor(4, 40, 10, cfg) == 0.0

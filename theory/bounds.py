@@ -3,6 +3,8 @@ own plugin modules; third parties the same way). All theory code reaches bounds 
 
 from __future__ import annotations
 
+from typing import Any
+
 from rt_core import Bound, PluginError, get_regularizer, list_regularizers
 from theory.monotone import MonotoneResult, check_monotone
 
@@ -21,7 +23,7 @@ def get_bound(regularizer: str) -> Bound:
     return bound
 
 
-def bound_expression(regularizer: str):
+def bound_expression(regularizer: str) -> tuple[Any, Any, dict]:
     """(expr, strength_symbol, constants) of ``regularizer``'s bound (PluginError when it has none)."""
     return get_bound(regularizer).expression()
 

@@ -41,8 +41,10 @@ Results are cached per (augmentation, strength, options, grid, samples, seed, to
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import torch
@@ -98,7 +100,7 @@ def _midgray(n: int, dtype=torch.float64) -> torch.Tensor:
     return torch.full((1, 1, n, n), 0.5, dtype=dtype)
 
 
-def linear_part(fn, n: int) -> tuple[np.ndarray, float, float]:
+def linear_part(fn: Callable[[torch.Tensor], torch.Tensor], n: int) -> tuple[np.ndarray, float, float]:
     """(A, clamped share, offset): A = (fn(c + delta E) - fn(c)) / delta on the whole basis E in one
     call; offset = ||fn(c) - A c|| / ||c||."""
     c = _midgray(n)
@@ -116,7 +118,8 @@ def _relative(lhs: torch.Tensor, rhs: torch.Tensor) -> float:
     return float((lhs - rhs).norm() / rhs.norm().clamp_min(1e-12))
 
 
-def linearity_residual(fn, n: int, trials: int = 3, seed: int = 0, full_range: bool = False) -> float:
+def linearity_residual(fn: Callable[[torch.Tensor], torch.Tensor], n: int,
+                       trials: int = 3, seed: int = 0, full_range: bool = False) -> float:
     """Max relative deviation from affinity around mid-gray:
     ||a(c + al u + be v) - a(c) - al (a(c + u) - a(c)) - be (a(c + v) - a(c))|| / ||al Du + be Dv||,
     u, v uniform in [-0.02, 0.02]; with ``full_range``, from linearity on x, y uniform in [0,1]:
@@ -191,7 +194,7 @@ def _spectral(a: np.ndarray) -> float:
     return float(svds(a, k=1, return_singular_vectors=False, random_state=0)[0])
 
 
-def analyse_instance(fn, n: int = 32, tol: float = 0.05) -> InstanceNumbers:
+def analyse_instance(fn: Callable[[torch.Tensor], torch.Tensor], n: int = 32, tol: float = 0.05) -> InstanceNumbers:
     """All T4 numbers and the verdict for one fixed map ``fn`` on (B, 1, n, n) images."""
     a, clamped, offset = linear_part(fn, n)
     inner_idx = _interior_columns(n)
@@ -244,9 +247,9 @@ def _summarise(name: str, strength: float, numbers: list[InstanceNumbers], n: in
     return Classification(name, float(strength), verdict, reason, mean, [asdict(x) for x in numbers], n, options)
 
 
-def classify_augmentation(name_or_instance, strength: float | None = None, n: int = 32, samples: int = 5,
-                          seed: int = 0, tol: float = 0.05, options: dict | None = None,
-                          **extra_options) -> Classification:
+def classify_augmentation(name_or_instance: str | Augmentation, strength: float | None = None, n: int = 32,
+                          samples: int = 5, seed: int = 0, tol: float = 0.05, options: dict | None = None,
+                          **extra_options: Any) -> Classification:
     """Classify a registered augmentation (by name; cached) or an Augmentation object at ``strength``.
 
     ``options`` (or extra keyword arguments) are passed to the augmentation's factory."""

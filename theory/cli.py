@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
+from typing import Any
 
 from rt_core import hookimpl
 
@@ -117,12 +119,16 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("directory", nargs="?", help="experiment directory holding results.sqlite")
     p.add_argument("--import", dest="csv", help="published results CSV: plugin,strength,seed,acc_src,acc_tgt[,rob_src]")
     p.add_argument("--out", help="where to write the report (default: the experiment directory)")
+    p.add_argument("--margin", type=float, default=None,
+                   help="equivalence margin in points of rel_dt (default: the config's [report] equivalence_margin)")
+    p.add_argument("--classes", type=int, default=None,
+                   help="with --import: class count of the source task, to exclude trials within 10 points of chance")
 
 
 def report_command(args: argparse.Namespace) -> int:
     """Write the theory-vs-experiment report (report.md, report.html, figures/, verdicts.json)."""
     from rt_core import RtError
-    from theory.report_job import report_published, report_store
+    from theory.report.job import report_published, report_store
 
     if not (args.csv or args.directory):
         raise RtError("give an experiment directory (rt report DIR) or --import FILE.csv --out DIR")
@@ -130,7 +136,8 @@ def report_command(args: argparse.Namespace) -> int:
         raise RtError("--import needs --out DIR, the folder to write the report to")
     out = args.out or args.directory
     try:
-        path = report_published(args.csv, args.out) if args.csv else report_store(args.directory, args.out)
+        path = report_published(args.csv, args.out, args.margin, args.classes) if args.csv else \
+            report_store(args.directory, args.out, args.margin)
     except OSError as err:
         raise RtError(f"cannot write the report into {out} ({err.strerror or err}); pass --out DIR, a folder "
                       "you can write to") from err
@@ -139,13 +146,49 @@ def report_command(args: argparse.Namespace) -> int:
 
 
 @hookimpl
-def rt_register_commands(cli) -> None:
+def rt_register_commands(cli: Any) -> None:
     cli.command("theory", _args)(theory_command)
     cli.command("report", _report_args)(report_command)
+    cli.command("plan", _plan_args)(plan_command)
+
+
+def _plan_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("directory", help="experiment directory holding results.sqlite")
+    p.add_argument("--effect", type=float, default=None,
+                   help="rel_dt effect over the swept range to detect, in points (default: the config's "
+                        "[report] plan_effect, else its equivalence margin, 2 points)")
+    p.add_argument("--power", type=float, default=0.8)
+    p.add_argument("--json", action="store_true")
+
+
+def plan_command(args: argparse.Namespace) -> int:
+    """Seeds a study needs per plugin, from a results store's measured seed-to-seed spread."""
+    import dataclasses
+
+    from rt_core import RtError
+    from theory.report.job import store_plan
+
+    if not 0.0 < args.power < 1.0:
+        raise RtError(f"--power must lie in (0, 1), got {args.power}")
+    if args.effect is not None and args.effect <= 0:
+        raise RtError(f"--effect must be > 0 points, got {args.effect}")
+    rows, alpha = store_plan(args.directory, args.effect, args.power)
+    if args.json:
+        print(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
+        return 0
+    print(f"seeds for {rows[0].power:.0%} power to detect a rel_dt effect of {rows[0].effect:g} points over the "
+          f"swept range (t-test on per-seed effects, alpha {alpha:g}; Holm: alpha / {len(rows)})")
+    print(f"{'plugin':<14}{'seeds now':>10}{'SD effect':>11}{'detect':>8}{'w/ Holm':>9}{'show none':>11}")
+    for r in rows:
+        sd = "-" if r.effect_sd is None else f"{r.effect_sd:.2f}"
+        cells = ["-" if n is None else str(n) for n in (r.seeds_to_detect, r.seeds_to_detect_holm,
+                                                           r.seeds_for_equivalence)]
+        print(f"{r.plugin:<14}{r.seeds_measured:>10}{sd:>11}{cells[0]:>8}{cells[1]:>9}{cells[2]:>11}")
+    return 0
 
 
 @hookimpl
-def rt_write_report(directory, out):
-    from theory.report_job import report_store
+def rt_write_report(directory: str | Path, out: str | Path | None) -> Path:
+    from theory.report.job import report_store
 
     return report_store(directory, out)

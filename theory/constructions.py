@@ -58,7 +58,7 @@ def _head(scale: float = 1.0) -> nn.Linear:
     return head
 
 
-def domain(n: int, u_range: tuple[float, float], margin: float, seed: int):
+def domain(n: int, u_range: tuple[float, float], margin: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """n points: u ~ U(u_range), v ~ U([0, 1/2 - margin] or [1/2 + margin, 1]), w = 1/2; y = 1[v > 1/2]."""
     g = torch.Generator().manual_seed(seed)
     y = torch.arange(n) % 2

@@ -283,7 +283,7 @@ def _violating_point(dfn, a: float, b: float, consts: np.ndarray, wrong: int) ->
     return float(xs[k]), float(vals[k] * wrong)
 
 
-def check_monotone(expr, symbol, direction: str = "decreasing", domain: tuple = (0, math.inf),
+def check_monotone(expr: sp.Expr, symbol: sp.Symbol, direction: str = "decreasing", domain: tuple = (0, math.inf),
                    subs: dict | None = None, ranges: dict | None = None, samples: int = 32,
                    points: int = 100_001, rtol: float = 1e-9) -> MonotoneResult:
     """Decide whether ``expr`` is monotone (non-strictly) in ``symbol`` on ``domain`` (module docstring)."""
@@ -308,7 +308,7 @@ def check_monotone(expr, symbol, direction: str = "decreasing", domain: tuple = 
     return MonotoneResult(monotone, method, direction, sp.diff(expr, symbol), domain, counter, constants, details)
 
 
-def assert_monotone(expr, symbol, direction: str = "decreasing", **kwargs: Any) -> MonotoneResult:
+def assert_monotone(expr: sp.Expr, symbol: sp.Symbol, direction: str = "decreasing", **kwargs: Any) -> MonotoneResult:
     """pytest helper: assert that ``expr`` is monotone in ``symbol``; fails on "not monotone" (with the
     counterexample) and on "undecided" (with why): it never passes by default."""
     r = check_monotone(expr, symbol, direction, **kwargs)

@@ -48,7 +48,7 @@ def cost_matrix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.sqrt(((x[:, None, :] - y[None, :, :]) ** 2).sum(-1))
 
 
-def w1_distance(x, y, a=None, b=None) -> float:
+def w1_distance(x: np.ndarray, y: np.ndarray, a: np.ndarray | None = None, b: np.ndarray | None = None) -> float:
     """W1(mu, nu) between samples x (n, d) and y (m, d), weights a, b (uniform by default)."""
     cp = _cvxpy()
     c = cost_matrix(x, y)
@@ -71,7 +71,7 @@ class QuadraticGap:
     e: float
 
     @classmethod
-    def from_samples(cls, xs, ys, xt, yt) -> QuadraticGap:
+    def from_samples(cls, xs: np.ndarray, ys: np.ndarray, xt: np.ndarray, yt: np.ndarray) -> QuadraticGap:
         xs, xt = np.asarray(xs, float), np.asarray(xt, float)
         ys, yt = np.asarray(ys, float), np.asarray(yt, float)
         a = xt.T @ xt / len(xt) - xs.T @ xs / len(xs)

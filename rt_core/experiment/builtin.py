@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 from rt_core.errors import RtError
@@ -58,7 +59,7 @@ DATA = "rt_core.experiment.data"
 
 
 @hookimpl
-def rt_register_datasets(register):
+def rt_register_datasets(register: Callable[[DatasetSpec], None]) -> None:
     register(DatasetSpec("printed_digits", FloatLoader(f"{DATA}.synthetic", "load"), 10,
                          description="synthetic printed digits, Pillow font, SVHN-like (embedded)"))
     register(DatasetSpec("handwritten_digits", FloatLoader(f"{DATA}.handwritten", "load"), 10,
@@ -71,7 +72,7 @@ def rt_register_datasets(register):
 
 
 @hookimpl
-def rt_register_models(register):
+def rt_register_models(register: Callable[[ModelSpec], None]) -> None:
     models = "rt_core.experiment.models"
     register(ModelSpec("cifar_cnn", Deferred(models, "cifar_cnn"), "[XU22] CIFAR CNN, no BN, d=256"))
     register(ModelSpec("resnet18", Deferred(models, "resnet18"), "CIFAR ResNet-18, 3x3 stem, d=512"))

@@ -40,8 +40,9 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Source training: SGD(lr, momentum, weight_decay), LR x gamma at each milestone epoch, after a
-    linear warm-up from 0 over the first ``warmup_epochs`` epochs (0: none)."""
+    """Source training: SGD(lr, momentum, weight_decay) after a linear warm-up from 0 over the first
+    ``warmup_epochs`` epochs (0: none), then ``schedule`` "step" (LR x gamma at each milestone epoch)
+    or "cosine" (per-step cosine decay to 0 over the remaining steps; milestones unused)."""
 
     epochs: int = 10
     batch_size: int = 128
@@ -52,6 +53,7 @@ class TrainConfig:
     gamma: float = 0.1
     warmup_epochs: float = 0.0
     base_augment: str = "none"
+    schedule: str = "step"
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,27 @@ class SourceModelsConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    """How ``rt report`` judges a sweep (no effect on any trial, hence not part of trial keys).
+
+    ``equivalence_margin``: delta, in points of rel_dt over the swept range. A "no systematic effect"
+    prediction agrees only when the 90% interval of the effect lies inside (-delta, +delta) (TOST).
+    Default 2.0: SCIENCE.md puts seed-to-seed spread of robust accuracy at 1-3 points, so a change
+    of rel_dt smaller than 2 points over a whole sweep is within what reseeding alone moves, while
+    the effects the theory is about are tens of points ([SAL20]: +34 over its eps grid).
+    ``alpha``: the family-wise error rate, Holm-corrected over the plugins of one report.
+    ``plan_effect``: the rel_dt effect (points over the swept range) ``rt plan`` sizes a study to
+    detect; 0 means "the equivalence margin" (effects beyond delta should be found, those inside
+    it are negligible). ``resamples``: seed-bootstrap resamples for intervals and stability.
+    """
+
+    equivalence_margin: float = 2.0
+    alpha: float = 0.05
+    plan_effect: float = 0.0
+    resamples: int = 1000
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     name: str = "experiment"
     seeds: list = field(default_factory=lambda: [0])
@@ -110,14 +133,17 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     transfer: TransferConfig = field(default_factory=TransferConfig)
     attack: AttackConfig = field(default_factory=AttackConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     sweep: list = field(default_factory=list)
     source_models: SourceModelsConfig = field(default_factory=SourceModelsConfig)
 
 
 CHOICES = {"transfer.mode": ("linear_probe", "finetune"), "attack.norm": ("l2", "linf"),
-           "train.base_augment": ("none", "crop", "crop_flip")}
+           "train.base_augment": ("none", "crop", "crop_flip"),
+           "train.schedule": ("step", "cosine")}
 SECTIONS = {"source": DataConfig, "target": DataConfig, "model": ModelConfig, "train": TrainConfig,
-            "transfer": TransferConfig, "attack": AttackConfig, "source_models": SourceModelsConfig}
+            "transfer": TransferConfig, "attack": AttackConfig, "report": ReportConfig,
+            "source_models": SourceModelsConfig}
 REQUIRED = ("source", "target", "model")
 
 
@@ -183,6 +209,15 @@ def _validate_numbers(cfg: ExperimentConfig) -> None:
         _positive(getattr(getattr(cfg, section), key), path, allow_zero=True)
     if not cfg.seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in cfg.seeds):
         raise RtError("seeds: expected a non-empty list of integers, e.g. seeds = [0, 1, 2]")
+    _check_report(cfg.report)
+
+
+def _check_report(r: ReportConfig) -> None:
+    _positive(r.equivalence_margin, "report.equivalence_margin")
+    _positive(r.plan_effect, "report.plan_effect", allow_zero=True)
+    _positive(r.resamples, "report.resamples")
+    if not 0.0 < r.alpha < 0.5:
+        raise RtError(f"report.alpha: expected a number in (0, 0.5), got {r.alpha}; the usual value is 0.05")
 
 
 def _sweeps(items: Any) -> list[SweepConfig]:

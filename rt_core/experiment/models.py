@@ -7,6 +7,8 @@ Registered (by ``rt_core.experiment.builtin``) through ``rt_register_models`` li
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -60,20 +62,41 @@ def kaiming_init(model: nn.Module) -> nn.Module:
     return model
 
 
+NORMS = ("none", "batch", "group")
+
+
+def _norm_layer(norm: str, channels: int) -> list[nn.Module]:
+    """The normalisation layer after a conv: [] for "none", BatchNorm2d, or GroupNorm with
+    gcd(8, channels) groups."""
+    if norm == "batch":
+        return [nn.BatchNorm2d(channels)]
+    if norm == "group":
+        return [nn.GroupNorm(math.gcd(8, channels), channels)]
+    return []
+
+
+def _conv_block(cin: int, cout: int, norm: str) -> list[nn.Module]:
+    """conv3x3 (bias only without a norm layer, which has its own shift) -> norm -> ReLU."""
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=norm == "none"), *_norm_layer(norm, cout), nn.ReLU()]
+
+
 def cifar_cnn(num_classes: int = 10, width: float = 1.0, hidden: int = 256,
-              image_size: int = 32, in_channels: int = 3, init: str = "kaiming") -> SplitModel:
+              image_size: int = 32, in_channels: int = 3, init: str = "kaiming",
+              norm: str = "none") -> SplitModel:
     """The [XU22] CIFAR_CNN; ``width`` scales the conv channels (32, 64) for small quick runs;
-    ``init`` is "kaiming" (He, default) or "torch" (PyTorch's default, as the released code)."""
+    ``init`` is "kaiming" (He, default) or "torch" (PyTorch's default, as the released code);
+    ``norm`` adds a normalisation layer after each conv: "none" (default, the released model),
+    "batch" (BatchNorm2d) or "group" (GroupNorm); with one, the convs have no bias."""
     if init not in ("kaiming", "torch"):
         raise ValueError(f"unknown init '{init}'; use kaiming or torch")
+    if norm not in NORMS:
+        raise ValueError(f"unknown norm '{norm}'; use one of {', '.join(NORMS)}")
     c1, c2 = max(1, round(32 * width)), max(1, round(64 * width))
     flat = c2 * (image_size // 4) ** 2
     features = nn.Sequential(
         Normalize(),
-        nn.Conv2d(in_channels, c1, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(c1, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(c2, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        *_conv_block(in_channels, c1, norm), *_conv_block(c1, c1, norm), nn.MaxPool2d(2),
+        *_conv_block(c1, c2, norm), *_conv_block(c2, c2, norm), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(flat, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
     )
     model = SplitModel(features, nn.Linear(hidden, num_classes))

@@ -3,7 +3,8 @@
 Metrics (accuracies in percent): acc_src (clean source test accuracy of g_s . f), rob_src (PGD
 accuracy on the first ``attack.n_eval`` source test images), acc_tgt (target test accuracy of the
 fitted head), loss_src / loss_tgt (test cross-entropy of a probe fitted on source / target train
-features: estimates of L*_S(f), L*_T(f)), tau = loss_tgt - loss_src. rel_dt needs the vanilla
+features: estimates of L*_S(f), L*_T(f)), probe_acc_src (source test accuracy of that fresh source
+probe: the source side of the symmetric rel_dt_probe), tau = loss_tgt - loss_src. rel_dt needs the vanilla
 trial of the same seed and is filled in by the sweep.
 """
 
@@ -92,8 +93,7 @@ def _probe_metrics(model: SplitModel, src: Domain, tgt: Domain, cfg: ExperimentC
         with torch.no_grad():
             acc, loss = accuracy_and_loss(probe(feats[te]), d.y_test)
         out[f"loss_{dom}"] = loss
-        if dom == "tgt":
-            out["acc_tgt"] = acc
+        out["acc_tgt" if dom == "tgt" else "probe_acc_src"] = acc
     return out, {"features_s": t1 - t0, "head_fit_s": time.perf_counter() - t1}
 
 

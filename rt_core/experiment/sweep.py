@@ -10,6 +10,7 @@ Each finished trial's rel_dt against the vanilla trial of its seed is filled in
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import sys
@@ -155,6 +156,9 @@ def _open_for_writing(out: str, cfg: ExperimentConfig) -> Store:
         raise RtError(f"--out {out}: cannot write there ({why}); give a directory you can write to") from err
     store.set_meta("experiment_key", experiment_key(cfg))
     store.set_meta("config", json.dumps(shared_config(cfg), sort_keys=True, default=str))
+    store.set_meta("name", cfg.name)
+    store.set_meta("sweep", json.dumps([{"plugin": s.plugin, "strengths": s.strengths} for s in cfg.sweep]))
+    store.set_meta("report", json.dumps(dataclasses.asdict(cfg.report)))
     return store
 
 

@@ -1,4 +1,4 @@
-"""Source training: SGD with momentum, a linear LR warm-up and a step LR schedule, the trial's augmentation or
+"""Source training: SGD with momentum, a linear LR warm-up and a step or cosine LR schedule, the trial's augmentation or
 regularizer applied through its plugin, everything seeded.
 
 Per batch: x <- base augment (crop/flip) -> plugin augmentation -> regularizer.perturb;
@@ -103,11 +103,17 @@ def train_step(model: SplitModel, opt: torch.optim.Optimizer, xb: torch.Tensor, 
 
 
 def lr_factor(epoch: int, step: int, steps_per_epoch: int, cfg: TrainConfig) -> float:
-    """Multiplier of the base LR at global ``step`` (0-based) in ``epoch`` (1-based):
-    min(1, (step + 1) / (warmup_epochs * steps_per_epoch)) * gamma ** #{m in milestones : m < epoch},
-    i.e. torch's MultiStepLR stepped once per epoch, after a linear warm-up."""
+    """Multiplier of the base LR at global ``step`` (0-based) in ``epoch`` (1-based): a linear warm-up
+    min(1, (step + 1) / W), W = warmup_epochs * steps_per_epoch, times the decay of ``cfg.schedule``:
+    "step": gamma ** #{m in milestones : m < epoch}, i.e. torch's MultiStepLR stepped once per epoch;
+    "cosine": (1 + cos(pi * t)) / 2 per step, t the fraction of the post-warm-up steps already taken
+    (milestones and gamma unused)."""
     total = cfg.warmup_epochs * steps_per_epoch
     warm = 1.0 if total <= 0 else min(1.0, (step + 1) / total)
+    if cfg.schedule == "cosine":
+        span = max(1.0, cfg.epochs * steps_per_epoch - total)
+        t = min(1.0, max(0.0, step - total) / span)
+        return warm * 0.5 * (1.0 + math.cos(math.pi * t))
     return warm * cfg.gamma ** sum(1 for m in cfg.milestones if m < epoch)
 
 

@@ -27,10 +27,11 @@ class Trial:
 
 
 def shared_config(cfg: ExperimentConfig) -> dict:
-    """The part of the experiment config every trial shares (not the sweep list, seeds or name).
-    ``source_models`` enters only when it brings checkpoints (keeping models changes no result)."""
+    """The part of the experiment config every trial shares (not the sweep list, seeds, name or
+    report settings). ``source_models`` enters only when it brings checkpoints (keeping models
+    changes no result)."""
     data = to_dict(cfg)
-    for key in ("sweep", "seeds", "name"):
+    for key in ("sweep", "seeds", "name", "report"):
         data.pop(key)
     brought = data.pop("source_models")["checkpoints"]
     if brought:

@@ -1,7 +1,7 @@
 """The ``rt`` subcommands, collected from every plugin's ``rt_register_commands(cli)`` hook.
 
-The host's own commands (``plugins``, ``run``, ``demo``) come through the same hook from
-``rt_core.cli``; ``theory``, ``report`` and ``bench`` come from their plugins. The host imports
+The host's own commands (``plugins``, ``run``, ``demo``, ``export``) come through the same hook
+from ``rt_core.cli``; ``theory``, ``report``, ``plan`` and ``bench`` come from their plugins. The host imports
 no guest by name.
 """
 

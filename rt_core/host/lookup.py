@@ -65,22 +65,23 @@ def get_model(name: str) -> ModelSpec:
     return registries().models.get(name)
 
 
-def create_augmentation(name: str, strength: float | None = None, **options: Any) -> Augmentation:
-    """Instantiate augmentation ``name`` at ``strength`` (default: its typical value)."""
-    spec = get_augmentation(name)
+def _instantiate(spec: AugmentationSpec | RegularizerSpec, strength: float | None, options: dict[str, Any]) -> Any:
+    """``spec.factory`` at the validated ``strength`` (default: the record's typical value), with the
+    record's identity strength set on the instance (its one source)."""
     value = spec.strength.default if strength is None else strength
-    instance = spec.factory(spec.strength.validate(value, name), **options)
+    instance = spec.factory(spec.strength.validate(value, spec.name), **options)
     instance.identity_strength = spec.strength.identity
     return instance
+
+
+def create_augmentation(name: str, strength: float | None = None, **options: Any) -> Augmentation:
+    """Instantiate augmentation ``name`` at ``strength`` (default: its typical value)."""
+    return _instantiate(get_augmentation(name), strength, options)
 
 
 def create_regularizer(name: str, strength: float | None = None, **options: Any) -> Regularizer:
     """Instantiate regularizer ``name`` at ``strength`` (default: its typical value)."""
-    spec = get_regularizer(name)
-    value = spec.strength.default if strength is None else strength
-    instance = spec.factory(spec.strength.validate(value, name), **options)
-    instance.identity_strength = spec.strength.identity
-    return instance
+    return _instantiate(get_regularizer(name), strength, options)
 
 
 def create_model(name: str, num_classes: int = 10, **options: Any) -> SplitModel:

@@ -1,31 +1,55 @@
-"""Metrics computed across trials, in percentage points, each trial m against the vanilla trial v of its seed:
+"""Relative domain transferability and its parts, against the vanilla trial of the same seed.
 
-    delta_acc_src = acc_src(m) - acc_src(v),   delta_acc_tgt = acc_tgt(m) - acc_tgt(v)
-    rel_dt(m)     = (acc_tgt(m) - acc_src(m)) - (acc_tgt(v) - acc_src(v)) = delta_acc_tgt - delta_acc_src
+All values are percentage points. With Delta x = x(trial) - x(vanilla of the same seed):
 
-and ``usable``: the trial finished and its source accuracy is more than USABLE_MARGIN points above
-chance (100 / num_classes), i.e. its source model learnt something.
+- ``rel_dt = (acc_tgt - acc_src) - (acc_tgt_v - acc_src_v) = Delta acc_tgt - Delta acc_src``
+  (SCIENCE.md section 2);
+- ``rel_dt_probe = Delta acc_tgt - Delta probe_acc_src``: the symmetric variant in which both
+  accuracies come from fresh linear probes on the frozen features (``acc_tgt`` already is the target
+  probe's accuracy), so a source head that fails on clean images is told apart from features that
+  transfer.
+
+``usable``: the trial finished and its source accuracy is above ``min_acc_src``: more than
+USABLE_MARGIN points above chance (100 / num_classes), i.e. its source model learnt something. With
+the class count unknown (published numbers) the threshold is 0: finished trials are kept. This is
+the one rule, used by ``rt_core.load_results`` and by the report (``theory.report.analysis``).
 """
 
 from __future__ import annotations
 
 USABLE_MARGIN = 10.0
+PARTS = ("acc_src", "acc_tgt", "rob_src", "probe_acc_src")
 
 
 def rel_dt(acc_src: float, acc_tgt: float, vanilla_acc_src: float, vanilla_acc_tgt: float) -> float:
-    """(acc_tgt - acc_src) - (vanilla_acc_tgt - vanilla_acc_src), in points."""
+    """``(acc_tgt - acc_src) - (vanilla_acc_tgt - vanilla_acc_src)`` in points."""
     return (acc_tgt - acc_src) - (vanilla_acc_tgt - vanilla_acc_src)
 
 
-def deltas(acc_src: float, acc_tgt: float, vanilla_acc_src: float, vanilla_acc_tgt: float) -> dict[str, float]:
-    """delta_acc_src, delta_acc_tgt and rel_dt of one trial against its vanilla trial."""
-    return {"delta_acc_src": acc_src - vanilla_acc_src, "delta_acc_tgt": acc_tgt - vanilla_acc_tgt,
-            "rel_dt": rel_dt(acc_src, acc_tgt, vanilla_acc_src, vanilla_acc_tgt)}
+def deltas(trial: dict, vanilla: dict) -> dict[str, float | None]:
+    """``d_<metric>`` = trial - vanilla for each of PARTS (None where either lacks it), ``rel_dt`` and
+    ``rel_dt_probe`` (None where a part is missing)."""
+    out: dict[str, float | None] = {}
+    for key in PARTS:
+        a, b = trial.get(key), vanilla.get(key)
+        out[f"d_{key}"] = None if a is None or b is None else a - b
+    d_src, d_tgt, d_probe = out["d_acc_src"], out["d_acc_tgt"], out["d_probe_acc_src"]
+    out["rel_dt"] = None if d_src is None or d_tgt is None else d_tgt - d_src
+    out["rel_dt_probe"] = None if d_probe is None or d_tgt is None else d_tgt - d_probe
+    return out
 
 
-def usable(status: str, acc_src: float | None, num_classes: int) -> bool:
-    """Finished, with acc_src (percent) above chance + USABLE_MARGIN points; chance unknown (0 classes) -> 0."""
-    if status != "finished" or acc_src is None:
-        return False
-    chance = 100.0 / num_classes if num_classes > 0 else 0.0
-    return acc_src > chance + USABLE_MARGIN
+def min_acc_src(num_classes: int | None) -> float:
+    """The source accuracy (percent) a trial must exceed to be usable: 100 / num_classes +
+    USABLE_MARGIN; 0 when the class count is unknown (None or 0)."""
+    return 100.0 / num_classes + USABLE_MARGIN if num_classes else 0.0
+
+
+def usable_at(status: str, acc_src: float | None, min_acc: float) -> bool:
+    """Finished, with ``acc_src`` (percent) strictly above ``min_acc``."""
+    return status == "finished" and acc_src is not None and acc_src > min_acc
+
+
+def usable(status: str, acc_src: float | None, num_classes: int | None) -> bool:
+    """``usable_at`` with the threshold ``min_acc_src(num_classes)``."""
+    return usable_at(status, acc_src, min_acc_src(num_classes))

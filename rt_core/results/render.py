@@ -1,159 +1,128 @@
-"""The report: ``report.md``, a self-contained ``report.html`` (figures embedded), ``figures/*.png``
-and ``verdicts.json``, written from flat trial rows and per-plugin verdicts (computed by the theory
-package). Content is built once as a list of blocks, then rendered to Markdown and to HTML.
-All files are written to temporary names and renamed, so a failed report leaves no half file.
+"""Generic report rendering: typed blocks to Markdown and to one self-contained HTML page.
+
+The host knows nothing of verdicts: a report is a list of blocks (:class:`Heading`, :class:`Text`
+holding Markdown, :class:`Table`, :class:`Figure`, :class:`Code`). ``render_markdown`` writes them as
+CommonMark with pipe tables; ``render_html`` fills a Jinja2 template, converts every Markdown text
+(plugin report sections included, whose pipe tables become real tables) with markdown-it-py, and
+embeds figures as base64 so the page stands alone. :func:`write_rendered` writes both atomically.
 """
 
 from __future__ import annotations
 
 import base64
-import html
-import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from rt_core.host.manager import report_sections
-from rt_core.results import figures
+import jinja2
+from markdown_it import MarkdownIt
+
 from rt_core.results.io import atomic_write
 
 
-@dataclass
-class Block:
-    kind: str  # "h1", "h2", "p", "table", "image", "code"
-    text: str = ""
-    rows: list = field(default_factory=list)
-    path: str = ""
+@dataclass(frozen=True)
+class Heading:
+    text: str
+    level: int = 2
 
 
-def _fmt(v: Any, digits: int = 2) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    if isinstance(v, tuple | list) and len(v) == 2 and all(isinstance(x, float) for x in v):
-        return f"[{v[0]:.{digits}f}, {v[1]:.{digits}f}]"
-    return str(v)
+@dataclass(frozen=True)
+class Text:
+    """A paragraph (or several) of CommonMark, pipe tables allowed."""
+
+    markdown: str
 
 
-def to_markdown(blocks: list[Block]) -> str:
-    out = []
-    for b in blocks:
-        if b.kind in ("h1", "h2"):
-            out.append(("# " if b.kind == "h1" else "## ") + b.text)
-        elif b.kind == "p":
-            out.append(b.text)
-        elif b.kind == "table":
-            head, *body = b.rows
-            out.append("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
-            out[-1] += "".join("\n| " + " | ".join(_fmt(c).replace("|", "\\|") for c in r) + " |" for r in body)
-        elif b.kind == "image":
-            out.append(f"![{b.text}]({b.path})")
-        elif b.kind == "code":
-            out.append("```\n" + b.text + "\n```")
-    return "\n\n".join(out) + "\n"
+@dataclass(frozen=True)
+class Table:
+    """A table of already formatted cells; ``row_classes`` (optional, one per row) tint HTML rows."""
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    caption: str = ""
+    row_classes: tuple[str, ...] = field(default=())
 
 
-def to_html(blocks: list[Block], root: Path, title: str) -> str:
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-             "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:4px 8px;"
-             "vertical-align:top}th{background:#f3f3f3}img{max-width:100%}pre{background:#f6f6f6;padding:1em;"
-             "overflow:auto;font-size:12px}.agrees{background:#e6f4ea}.disagrees{background:#fdecea}"
-             ".inconclusive{background:#f1f1f1}</style></head><body>"]
-    for b in blocks:
-        if b.kind in ("h1", "h2"):
-            parts.append(f"<{b.kind}>{html.escape(b.text)}</{b.kind}>")
-        elif b.kind == "p":
-            parts.append(f"<p>{html.escape(b.text)}</p>")
-        elif b.kind == "table":
-            head, *body = b.rows
-            rows = "".join("<tr>" + "".join(f"<td class='{html.escape(str(c))}'>{html.escape(_fmt(c))}</td>"
-                                            for c in r) + "</tr>" for r in body)
-            parts.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + f"</tr>{rows}</table>")
-        elif b.kind == "image":
-            data = base64.b64encode((root / b.path).read_bytes()).decode()
-            parts.append(f"<p><img alt='{html.escape(b.text)}' src='data:image/png;base64,{data}'></p>")
-        elif b.kind == "code":
-            parts.append(f"<pre>{html.escape(b.text)}</pre>")
-    return "".join(parts) + "</body></html>"
+@dataclass(frozen=True)
+class Figure:
+    """A PNG at ``path`` relative to the report folder."""
+
+    path: str
+    caption: str = ""
 
 
-def _verdict_rows(verdicts: list[dict]) -> list[list]:
-    rows = [["plugin", "theory prediction", "theory's numbers", "measured rel_dt trend", "slope per rank [95% CI]",
-             "rob_src trend", "excluded", "verdict", "why"]]
-    for v in verdicts:
-        rel, rob = v["rel_dt"], v["rob_src"]
-        measured = "-" if rel["spearman_rho"] is None else \
-            f"rho {rel['spearman_rho']:+.2f} (p {rel['p_value']:.3g}, n {rel['n']})"
-        slope = "-" if rel["slope"] is None else f"{rel['slope']:+.2f} {_fmt(tuple(rel['slope_ci']))}"
-        robust = "-" if rob["spearman_rho"] is None else f"rho {rob['spearman_rho']:+.2f} (p {rob['p_value']:.3g})"
-        rows.append([v["plugin"], v["prediction"], v["theory"], measured, slope, robust, v["excluded"],
-                     v["verdict"], v["reason"]])
-    return rows
+@dataclass(frozen=True)
+class Code:
+    text: str
 
 
-def _figure_blocks(out: Path, trials: list[dict], verdicts: list[dict]) -> list[Block]:
-    figdir = out / "figures"
-    figdir.mkdir(parents=True, exist_ok=True)
-    colours = figures.plugin_colours([t["plugin"] for t in trials])
-    by_plugin = {v["plugin"]: v for v in verdicts}
-    points: dict = {}
-    vanilla = [t for t in trials if t["plugin"] == "vanilla" and t["usable"]]
-    for v in verdicts:
-        mine = [t for t in trials if t["plugin"] == v["plugin"]]
-        good = [(v["identity"], t["rel_dt"]) for t in vanilla] + \
-               [(t["strength"], t["rel_dt"]) for t in mine if t["usable"] and t.get("rel_dt") is not None]
-        bad = [(t["strength"], t["rel_dt"]) for t in mine if not t["usable"] and t.get("rel_dt") is not None]
-        points[v["plugin"]] = {"good": good, "excluded": bad}
-    usable = [t for t in trials if t["usable"] and t.get("rel_dt") is not None]
-    figures.rel_dt_by_strength(points, by_plugin, colours, figdir / "rel_dt_vs_strength.png")
-    figures.robustness_vs_transfer(usable, colours, figdir / "robustness_vs_rel_dt.png")
-    figures.source_vs_target([t for t in trials if t.get("acc_tgt") is not None], colours,
-                             figdir / "source_vs_target.png")
-    return [Block("h2", "Relative DT vs strength"),
-            Block("image", "rel_dt vs strength", path="figures/rel_dt_vs_strength.png"),
-            Block("p", "Background: green = agrees, red = disagrees, grey = inconclusive. The vanilla trials "
-                       "stand at each plugin's identity strength (rel_dt = 0 by definition)."),
-            Block("h2", "Robustness vs relative DT"),
-            Block("image", "rob_src vs rel_dt", path="figures/robustness_vs_rel_dt.png"),
-            Block("h2", "Source vs target accuracy"),
-            Block("image", "acc_src vs acc_tgt", path="figures/source_vs_target.png")]
+Block = Heading | Text | Table | Figure | Code
+_MD = MarkdownIt("commonmark").enable("table")
+_ENV = jinja2.Environment(loader=jinja2.PackageLoader("rt_core.results", "templates"),
+                          autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True,
+                          lstrip_blocks=True, undefined=jinja2.StrictUndefined)
 
 
-def build_blocks(out: Path, title: str, trials: list[dict], verdicts: list[dict], robustness: dict,
-                 provenance: dict) -> list[Block]:
-    counts = {s: sum(t["status"] == s for t in trials) for s in sorted({t["status"] for t in trials})}
-    agree = sum(v["verdict"] == "agrees" for v in verdicts)
-    blocks = [Block("h1", title),
-              Block("p", f"{len(trials)} trials ({', '.join(f'{n} {s}' for s, n in counts.items())}); theory and "
-                         f"measurement agree for {agree} of {len(verdicts)} plugins. The theory is this toolkit's "
-                         "formalisation of [XU22] (SCIENCE.md T1-T5). Disagreements are findings, shown as measured."),
-              Block("h2", "Verdicts"), Block("table", rows=_verdict_rows(verdicts))]
-    rho = robustness
-    blocks.append(Block("p", "Robustness vs transfer over all usable trials: " + (
-        "too few trials" if rho["spearman_rho"] is None else
-        f"Spearman rho(rob_src, rel_dt) = {rho['spearman_rho']:+.2f} (p = {rho['p_value']:.3g}, n = {rho['n']}). "
-        "[SAL20] reads robustness as what transfers; [XU22] says it is not a reliable predictor.")))
-    blocks += _figure_blocks(out, trials, verdicts)
-    failed = [t for t in trials if t["status"] not in ("finished",)]
-    if failed:
-        blocks += [Block("h2", "Failed or diverged trials"),
-                   Block("table", rows=[["plugin", "strength", "seed", "status", "error"]] +
-                         [[t["plugin"], t["strength"], t["seed"], t["status"], t.get("error") or ""] for t in failed])]
-    for heading, text in report_sections(trials):
-        blocks += [Block("h2", heading), Block("p", text)]
-    blocks += [Block("h2", "Provenance"), Block("code", json.dumps(provenance, indent=2, sort_keys=True, default=str))]
-    return blocks
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def write_report(out: str | Path, title: str, trials: list[dict], verdicts: list[dict], robustness: dict,
-                 provenance: dict) -> Path:
-    """Write report.md, report.html, figures/ and verdicts.json under ``out``; return report.md."""
+def _markdown_block(b: Block) -> str:
+    if isinstance(b, Heading):
+        return "#" * b.level + " " + b.text
+    if isinstance(b, Text):
+        return b.markdown.strip()
+    if isinstance(b, Table):
+        lines = ["| " + " | ".join(_cell(h) for h in b.header) + " |", "|" + "---|" * len(b.header)]
+        lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in b.rows]
+        return ((f"*{b.caption}*\n\n" if b.caption else "") + "\n".join(lines))
+    if isinstance(b, Figure):
+        return f"![{b.caption}]({b.path})" + (f"\n\n*{b.caption}*" if b.caption else "")
+    if isinstance(b, Code):
+        return "```\n" + b.text.rstrip("\n") + "\n```"
+    raise TypeError(f"not a report block: {b!r}")
+
+
+def render_markdown(blocks: list[Block]) -> str:
+    """CommonMark (with pipe tables) of ``blocks``."""
+    return "\n\n".join(_markdown_block(b) for b in blocks) + "\n"
+
+
+def _anchor(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
+
+
+def _html_block(b: Block, root: Path) -> dict:
+    if isinstance(b, Heading):
+        return {"kind": "heading", "level": b.level, "text": b.text, "anchor": _anchor(b.text)}
+    if isinstance(b, Text):
+        return {"kind": "html", "html": _MD.render(b.markdown)}
+    if isinstance(b, Table):
+        classes = b.row_classes or ("",) * len(b.rows)
+        return {"kind": "table", "header": b.header, "rows": list(zip(classes, b.rows, strict=True)),
+                "caption": b.caption}
+    if isinstance(b, Figure):
+        data = base64.b64encode((root / b.path).read_bytes()).decode()
+        return {"kind": "figure", "src": f"data:image/png;base64,{data}", "caption": b.caption}
+    if isinstance(b, Code):
+        return {"kind": "code", "text": b.text}
+    raise TypeError(f"not a report block: {b!r}")
+
+
+def render_html(blocks: list[Block], title: str, root: str | Path) -> str:
+    """One self-contained HTML page of ``blocks`` (figures read from ``root`` and embedded)."""
+    items = [_html_block(b, Path(root)) for b in blocks]
+    toc = [i for i in items if i["kind"] == "heading" and i["level"] == 2]
+    return _ENV.get_template("report.html.j2").render(title=title, items=items, toc=toc,
+                                                       markup=jinja2.utils.markupsafe.Markup)
+
+
+def write_rendered(out: str | Path, title: str, blocks: list[Block], extra: dict[str, str] | None = None) -> Path:
+    """Write ``report.md``, ``report.html`` and each ``extra`` file (name -> text) under ``out``,
+    each atomically; return the path of report.md."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    blocks = build_blocks(out, title, trials, verdicts, robustness, provenance)
-    atomic_write(out / "verdicts.json", json.dumps(verdicts, indent=2, default=str))
-    atomic_write(out / "report.html", to_html(blocks, out, title))
-    atomic_write(out / "report.md", to_markdown(blocks))
-    return out / "report.md"
+    for name, text in (extra or {}).items():
+        atomic_write(out / name, text)
+    atomic_write(out / "report.html", render_html(blocks, title, out))
+    return atomic_write(out / "report.md", render_markdown(blocks))

@@ -1,0 +1,141 @@
+"""The report's content as typed blocks, built from typed verdicts (rendered by rt_core.results.render)."""
+
+from __future__ import annotations
+
+import json
+
+from rt_core.results.render import Block, Code, Figure, Heading, Table, Text
+from theory.report.verdicts import Estimate, PluginVerdict, Report
+
+PREDICTED = {"rises": "rel_dt rises", "none": "no systematic effect", "unknown": "no prediction"}
+STRENGTH_METRICS = (("acc_src", "acc_src %"), ("acc_tgt", "acc_tgt %"), ("rob_src", "rob_src %"),
+                    ("rel_dt", "rel_dt"), ("d_acc_src", "Δ acc_src"), ("d_acc_tgt", "Δ acc_tgt"),
+                    ("rel_dt_probe", "rel_dt probe"))
+
+
+def est(e: Estimate | None, sign: bool = True, digits: int = 1) -> str:
+    """"+3.1 [-0.5, +6.2]"; "-" when nothing was measured; no interval with one seed."""
+    if e is None or e.mean is None:
+        return "-"
+    f = f"{{:{'+' if sign else ''}.{digits}f}}"
+    if e.ci is None:
+        return f.format(e.mean) + (" (1 seed)" if e.seeds == 1 else "")
+    return f"{f.format(e.mean)} [{f.format(e.ci[0])}, {f.format(e.ci[1])}]"
+
+
+def _trend_cell(v: PluginVerdict) -> str:
+    t = v.trend
+    if t is None:
+        return "not tested"
+    return f"{t.test} {t.statistic:.3g}, p {t.p_value:.2g}, Holm p {t.p_holm:.2g} ({t.direction}, {t.seeds} seeds)"
+
+
+def _equivalence_cell(v: PluginVerdict) -> str:
+    e = v.equivalence
+    if e is None:
+        return "-"
+    return f"90% CI [{e.ci90[0]:+.1f}, {e.ci90[1]:+.1f}] vs ±{e.margin:g}: Holm p {e.p_holm:.2g}"
+
+
+def _stability_cell(v: PluginVerdict) -> str:
+    if v.stability is None:
+        return "- (1 seed)"
+    return f"{v.stability:.2f}" + ("" if v.stable else " unstable")
+
+
+def verdict_table(report: Report) -> Table:
+    header = ("plugin", "theory predicts", "trend test (rel_dt)", "effect over range [95% CI]", "equivalence",
+              "why rel_dt moved", "probe rel_dt effect", "excluded / flagged", "stability", "verdict")
+    rows = tuple((v.plugin, PREDICTED[v.prediction.expected], _trend_cell(v), est(v.effect), _equivalence_cell(v),
+                  v.decomposition.source, est(v.decomposition.rel_dt_probe), f"{len(v.excluded)} / {len(v.flagged)}",
+                  _stability_cell(v), v.verdict + (" (unstable)" if v.stable is False else ""))
+                 for v in report.plugins)
+    return Table(header, rows, row_classes=tuple(v.verdict for v in report.plugins))
+
+
+def summary(report: Report) -> Text:
+    s, plugins = report.settings, report.plugins
+    counts = {k: sum(v.verdict == k for v in plugins) for k in ("agrees", "disagrees", "inconclusive")}
+    excluded = sum(len(v.excluded) for v in plugins)
+    return Text(
+        f"{len(plugins)} plugins over seeds {', '.join(map(str, s.seeds))}: **{counts['agrees']} agree, "
+        f"{counts['disagrees']} disagree, {counts['inconclusive']} inconclusive** with the theory as formalised "
+        f"in this toolkit (SCIENCE.md T1-T5, a reconstruction of [XU22]). {excluded} trial(s) excluded because a "
+        f"source model stayed within 10 points of chance (acc_src <= {s.min_acc_src:g}%).\n\n"
+        f"How to read it: seeds are blocks (every trial's rel_dt is taken against its own seed's vanilla). The "
+        f"trend test is Page's L over the ordered strengths with seeds as blocks, two-sided, Holm-corrected over "
+        f"the {len(plugins)} plugins at alpha = {s.alpha:g}. The effect is the fitted change of rel_dt from the "
+        f"identity to the strongest setting, in points, averaged over seeds, with a 95% interval from resampling "
+        f"seeds ({s.resamples} resamples; {len(s.seeds)} seeds allow only {s.distinct_resamples} distinct ones). "
+        f"A \"no systematic effect\" prediction agrees only when the 90% interval of that effect lies inside "
+        f"±{s.equivalence_margin:g} points (TOST, `[report] equivalence_margin`); a large p-value alone is "
+        f"inconclusive. Stability is the share of seed resamples that reproduce the verdict (below 0.80: "
+        f"unstable). \"Why rel_dt moved\" splits the effect into Δ acc_tgt - Δ acc_src; the probe effect "
+        f"replaces the source head by a fresh linear probe on the frozen features, so a source head that fails "
+        f"on clean images is told apart from features that transfer.")
+
+
+def reasons(report: Report) -> Text:
+    return Text("\n".join(f"- **{v.plugin}** ({v.verdict}): {v.reason}. Theory: {v.prediction.text}."
+                          for v in report.plugins))
+
+
+def strength_table(v: PluginVerdict) -> Table:
+    header = ("strength", "usable / trials", *[name for _, name in STRENGTH_METRICS])
+    rows, classes = [], []
+    for r in v.strengths:
+        label = f"{r.strength:g}" + (" (vanilla)" if r.strength == v.identity else "")
+        count = f"{r.usable} / {r.trials}" + (f", {r.flagged} flagged" if r.flagged else "")
+        rows.append((label, count, *[est(r.metrics[m], sign=m not in ("acc_src", "acc_tgt", "rob_src"))
+                                     for m, _ in STRENGTH_METRICS]))
+        classes.append("flag" if r.flagged or r.usable < r.trials else "")
+    return Table(header, tuple(rows), caption=f"{v.plugin}: mean [95% seed-bootstrap interval] per strength; "
+                                              "Δ against the same seed's vanilla, points",
+                 row_classes=tuple(classes))
+
+
+def theory_blocks(v: PluginVerdict, bound_png: str | None) -> list[Block]:
+    p = v.prediction
+    blocks: list[Block] = [Text(f"**Theory** ({p.kind}): predicts {PREDICTED[p.expected]}: {p.text}.")]
+    if p.bound is not None:
+        if bound_png:
+            blocks.append(Figure(bound_png, f"registered bound, monotone in {p.bound.symbol}: {p.bound.monotone} "
+                                            f"({p.bound.decided_by})"))
+        else:
+            blocks.append(Code(f"tau <= {p.bound.unicode}"))
+    if p.strengths:
+        rows = tuple((f"{c.strength:g}", c.verdict, _numbers(c.numbers), c.reason) for c in p.strengths)
+        blocks.append(Table(("strength", "T4 verdict", "numbers", "reason"), rows,
+                            caption="the classifier at each swept strength"))
+    return blocks
+
+
+def _numbers(numbers: dict) -> str:
+    keys = [k for k in ("spectral_norm", "detail_gain", "lost_fraction", "isometry_distance") if k in numbers]
+    keys = keys or sorted(numbers)[:4]
+    return ", ".join(f"{k} {numbers[k]:.2f}" for k in keys if isinstance(numbers[k], int | float))
+
+
+def notes(v: PluginVerdict) -> list[Block]:
+    items = [f"- excluded: strength {n.strength:g}, seed {n.seed}, acc_src "
+             f"{'-' if n.acc_src is None else f'{n.acc_src:.1f}%'} ({n.why})" for n in v.excluded]
+    items += [f"- flagged: strength {n.strength:g}, seed {n.seed}, acc_src {n.acc_src:.1f}% ({n.why})"
+              for n in v.flagged]
+    return [Text("\n".join(items))] if items else []
+
+
+def plan_table(report: Report) -> Table:
+    header = ("plugin", "seeds measured", "SD of effect over seeds", "seeds to detect", "with Holm",
+              "seeds to show none")
+    rows = tuple((r.plugin, str(r.seeds_measured), "-" if r.effect_sd is None else f"{r.effect_sd:.2f}",
+                  _n(r.seeds_to_detect), _n(r.seeds_to_detect_holm), _n(r.seeds_for_equivalence))
+                 for r in report.plan)
+    return Table(header, rows)
+
+
+def _n(n: int | None) -> str:
+    return "-" if n is None else str(n)
+
+
+def provenance(report: Report) -> list[Block]:
+    return [Heading("Provenance"), Code(json.dumps(report.provenance, indent=2, sort_keys=True, default=str))]

@@ -1,0 +1,179 @@
+"""Typed verdict objects of a report; ``verdicts.json`` is ``dataclasses.asdict`` of a :class:`Report`.
+
+Units: accuracies and their differences in percent / percentage points; strengths in the plugin's
+own unit (``strength_name``, ``strength_unit``). An "effect" is the fitted change over the swept
+range (identity to strongest), in points, averaged over seeds (see theory.report.statistics).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A regularizer's registered bound on tau: LaTeX and unicode forms, and its monotonicity."""
+
+    latex: str
+    unicode: str
+    symbol: str
+    monotone: bool
+    decided_by: str
+    constrains: str
+
+
+@dataclass(frozen=True)
+class StrengthClass:
+    """The T4 classifier's verdict for one swept strength."""
+
+    strength: float
+    verdict: str
+    reason: str
+    numbers: dict
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the theory expects of relative DT as the strength grows: "rises", "none" (no
+    systematic effect) or "unknown"; ``text`` says why (never empty)."""
+
+    kind: str  # "regularizer", "augmentation" or "unknown"
+    expected: str
+    text: str
+    bound: Bound | None = None
+    strengths: tuple[StrengthClass, ...] = ()
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean over seeds with its seed-bootstrap interval (None with fewer than 2 seeds)."""
+
+    mean: float | None
+    ci: tuple[float, float] | None
+    seeds: int
+
+
+@dataclass(frozen=True)
+class Trend:
+    """The blocked trend test of rel_dt over the ordered strengths, Holm-adjusted over the report."""
+
+    test: str
+    statistic: float
+    p_value: float
+    p_holm: float
+    direction: str
+    seeds: int
+    levels: int
+
+
+@dataclass(frozen=True)
+class Equivalence:
+    """TOST of the rel_dt effect against (-margin, +margin), Holm-adjusted over the report."""
+
+    margin: float
+    p_value: float
+    p_holm: float
+    ci90: tuple[float, float]
+    equivalent: bool
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    """Effects over the swept range: rel_dt = Delta acc_tgt - Delta acc_src, and the probe-symmetric
+    rel_dt_probe = Delta acc_tgt - Delta probe_acc_src; ``source`` names what carried the change."""
+
+    d_acc_src: Estimate
+    d_acc_tgt: Estimate
+    d_probe_acc_src: Estimate
+    rel_dt_probe: Estimate
+    source: str
+
+
+@dataclass(frozen=True)
+class StrengthRow:
+    """Per strength (the identity is the vanilla): trial counts and per-metric estimates."""
+
+    strength: float
+    trials: int
+    usable: int
+    flagged: int
+    metrics: dict[str, Estimate]
+
+
+@dataclass(frozen=True)
+class TrialNote:
+    """A trial excluded (source model at chance) or flagged (source far below its vanilla)."""
+
+    strength: float
+    seed: int
+    acc_src: float | None
+    why: str
+
+
+@dataclass(frozen=True)
+class PluginVerdict:
+    plugin: str
+    strength_name: str
+    strength_unit: str
+    identity: float
+    prediction: Prediction
+    trials: int
+    excluded: tuple[TrialNote, ...]
+    flagged: tuple[TrialNote, ...]
+    effect: Estimate
+    trend: Trend | None
+    equivalence: Equivalence | None
+    decomposition: Decomposition
+    strengths: tuple[StrengthRow, ...]
+    verdict: str  # "agrees", "disagrees", "inconclusive"
+    reason: str
+    stability: float | None
+    stable: bool | None
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """Spearman rho of rob_src with rel_dt over usable trials, its seed-bootstrap interval, and the
+    least-squares line rel_dt = intercept + slope * rob_src."""
+
+    n: int
+    rho: float | None
+    p_value: float | None
+    rho_ci: tuple[float, float] | None
+    slope: float | None
+    intercept: float | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    alpha: float
+    equivalence_margin: float
+    resamples: int
+    min_acc_src: float
+    flag_drop: float
+    seeds: tuple[int, ...]
+    distinct_resamples: int
+
+
+@dataclass
+class Report:
+    title: str
+    settings: Settings
+    plugins: list[PluginVerdict]
+    robustness: Correlation
+    plan: list[PlanRow] = field(default_factory=list)
+    provenance: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """Seeds a study needs per plugin, from the measured seed-to-seed spread of the rel_dt effect."""
+
+    plugin: str
+    seeds_measured: int
+    effect_sd: float | None
+    effect: float
+    power: float
+    seeds_to_detect: int | None
+    seeds_to_detect_holm: int | None
+    seeds_for_equivalence: int | None
