@@ -78,7 +78,8 @@ def _session_processes(sid: int) -> list[int]:
 
 
 @pytest.mark.skipif(not Path("/proc").exists(), reason="reads the process table from /proc")
-def test_ctrl_c_stops_every_worker_keeps_the_finished_and_a_rerun_resumes(tmp_path):
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_stops_every_worker_keeps_the_finished_and_a_rerun_resumes(tmp_path, sig):
     cfg = str(tmp_path / "t.toml")
     Path(cfg).write_text(TINY.replace("seeds = [0, 1]", "seeds = [0, 1, 2]"))
     out = tmp_path / "out"
@@ -92,7 +93,10 @@ def test_ctrl_c_stops_every_worker_keeps_the_finished_and_a_rerun_resumes(tmp_pa
             (out / "results.sqlite").exists() and Store(out).count("finished") >= 1):
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends to the whole foreground group
+    if sig == "SIGINT":
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends to the whole foreground group
+    else:
+        proc.send_signal(signal.SIGTERM)  # what kill and timeout send: to the driver alone
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr

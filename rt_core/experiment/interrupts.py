@@ -1,9 +1,10 @@
-"""Ctrl-C during a sweep: stop at once, except in the middle of a store write.
+"""Ctrl-C (or SIGTERM, as ``kill`` and ``timeout`` send) during a sweep: stop at once, except in the
+middle of a store write.
 
 ``SigintGuard`` (a context manager; active in the main thread only, elsewhere it does nothing)
-turns SIGINT into ``KeyboardInterrupt`` as Python does, except inside ``guard.critical()`` blocks
+turns SIGINT and SIGTERM into ``KeyboardInterrupt`` as Python does for SIGINT, except inside ``guard.critical()`` blocks
 (a trial's row being written), where the interrupt is held and raised when the block ends.
-``guard.ignore()`` ignores further SIGINTs while the sweep cleans up after the first.
+``guard.ignore()`` ignores further signals while the sweep cleans up after the first.
 ``SweepInterrupted`` is what the sweep raises after that clean-up: a ``KeyboardInterrupt`` that
 knows how many finished trials the store kept.
 """
@@ -25,21 +26,25 @@ class SweepInterrupted(KeyboardInterrupt):
         self.kept = kept
 
 
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 class SigintGuard:
     def __init__(self) -> None:
         self.active = threading.current_thread() is threading.main_thread()
         self.depth = 0
         self.pending = False
-        self.previous = None
+        self.previous: dict[int, object] = {}
 
     def __enter__(self) -> SigintGuard:
         if self.active:
-            self.previous = signal.signal(signal.SIGINT, self._handle)
+            self.previous = {s: signal.signal(s, self._handle) for s in SIGNALS}
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.active:
-            signal.signal(signal.SIGINT, self.previous)
+            for s, handler in self.previous.items():
+                signal.signal(s, handler)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.depth:
@@ -49,7 +54,7 @@ class SigintGuard:
 
     @contextlib.contextmanager
     def critical(self) -> Iterator[None]:
-        """A block that SIGINT does not cut: an interrupt during it is raised when it ends."""
+        """A block that a signal does not cut: an interrupt during it is raised when it ends."""
         self.depth += 1
         try:
             yield
@@ -60,6 +65,7 @@ class SigintGuard:
             raise KeyboardInterrupt
 
     def ignore(self) -> None:
-        """Ignore SIGINT until the guard exits (a second Ctrl-C does not cut the clean-up short)."""
+        """Ignore SIGINT and SIGTERM until the guard exits (a second one does not cut the clean-up short)."""
         if self.active:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            for s in SIGNALS:
+                signal.signal(s, signal.SIG_IGN)
