@@ -13,7 +13,9 @@ replayable instance is what the theory module analyses (is it linear? a contract
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from rt_core.host.strength_op import StrengthOp
 
 if TYPE_CHECKING:  # torch is imported where it is used, so importing this module (and plugins) stays cheap
     import torch
@@ -21,24 +23,11 @@ if TYPE_CHECKING:  # torch is imported where it is used, so importing this modul
 Params = dict[str, "torch.Tensor"]
 
 
-class Augmentation:
-    """Base class: subclasses implement ``sample_params`` and ``apply``.
-
-    ``identity_strength`` is the strength that changes nothing. Its one source is the registry
-    record (``Strength.identity``): ``create_augmentation`` sets it on every instance it builds
-    (an instance built directly keeps the default 0).
+class Augmentation(StrengthOp):
+    """Base class: subclasses implement ``sample_params`` and ``apply``; ``strength``, ``options``,
+    ``identity_strength`` and ``is_identity`` come from ``StrengthOp`` (at the identity strength the
+    op short-circuits and leaves every image unchanged).
     """
-
-    identity_strength: float = 0.0
-
-    def __init__(self, strength: float, **options: Any) -> None:
-        self.strength = float(strength)
-        self.options = options
-
-    @property
-    def is_identity(self) -> bool:
-        """True when this strength leaves every image unchanged (the op short-circuits)."""
-        return self.strength == self.identity_strength
 
     def sample(self, x: torch.Tensor, generator: torch.Generator | None = None) -> Params:
         """Sample the parameters of one instance per image of ``x`` (only its shape is read)."""
@@ -61,8 +50,6 @@ class Augmentation:
             return lambda x: x
         return lambda x: self.apply(x, params)
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(strength={self.strength})"
 
 
 def uniform(batch: int, low: float, high: float, generator: torch.Generator | None) -> torch.Tensor:

@@ -14,28 +14,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rt_core.host.strength_op import StrengthOp
+
 if TYPE_CHECKING:  # torch is imported by whoever calls these methods; importing this module stays cheap
     import torch
 
 
-class Regularizer:
-    """Base class; override only the methods the regularizer acts through.
-
-    ``identity_strength`` is the strength that changes nothing; its one source is the registry
-    record (``Strength.identity``), which ``create_regularizer`` sets on every instance it builds.
+class Regularizer(StrengthOp):
+    """Base class; override only the methods the regularizer acts through; ``strength``, ``options``,
+    ``identity_strength`` and ``is_identity`` come from ``StrengthOp``.
     """
 
     needs_input_grad: bool = False
-    identity_strength: float = 0.0
-
-    def __init__(self, strength: float, **options: Any) -> None:
-        self.strength = float(strength)
-        self.options = options
-
-    @property
-    def is_identity(self) -> bool:
-        """True at the identity strength: training is then exactly the vanilla run."""
-        return self.strength == self.identity_strength
 
     def perturb(self, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
                 generator: torch.Generator | None = None) -> torch.Tensor:
@@ -51,5 +41,3 @@ class Regularizer:
         """Return the optimizer keyword arguments to use, given the base ones (default: base)."""
         return dict(base)
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(strength={self.strength})"
