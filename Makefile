@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml Makefile examples/plugin-template/pyproject.toml benchm
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_PIN)
-	$(BIN)/python -m pip install -q -e ".[test,ray]"
+	$(BIN)/python -m pip install -q -e ".[test,ray,parquet]"
 	$(BIN)/python -m pip install -q -e examples/plugin-template
 	$(BIN)/python -m pip install -q -e benchmarks
 	touch $(STAMP)
