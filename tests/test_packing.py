@@ -6,6 +6,7 @@ import tomllib
 import rt_core
 from rt_core.cli import main
 from rt_core.experiment.config import from_dict, load_config
+from rt_core.experiment.executors import LocalExecutor
 from rt_core.experiment.packing.plan import make_packs, pack_settings, packing_method
 from rt_core.experiment.sweep import run_sweep
 from rt_core.experiment.trials import Trial, expand, trial_key
@@ -52,10 +53,14 @@ def test_packed_sweep_matches_the_unpacked_sweep(tmp_path):
     # Packed training equals training alone up to float rounding (test_packed.py). Near-chance
     # models can amplify rounding through a ReLU kink (translation at seed 0 here: 1e-7 -> 5e-3
     # in its weights, as any 1e-7 change of its init does), so the sweep compares trials whose
-    # training is stable: vanilla, blur, weight decay packed; jacobian and adversarial alone.
+    # training is stable: vanilla, blur, weight decay packed; jacobian and adversarial alone. Both
+    # sweeps run on one torch thread in this process; even so the rounding of grouped convolutions
+    # can move one test image of these 2-epoch near-chance models, so accuracies must agree to
+    # within one image of their test set (source 60, target 359, robust 20 images).
     cfg = load_config(write_tiny(tmp_path / "t.toml", ALONE))
-    run_sweep(cfg, str(tmp_path / "alone"), device="cpu", quiet=True)
-    counts = run_sweep(cfg, str(tmp_path / "packed"), device="cpu", quiet=True, pack=4)
+    run_sweep(cfg, str(tmp_path / "alone"), device="cpu", quiet=True, executor=LocalExecutor(1, 1))
+    counts = run_sweep(cfg, str(tmp_path / "packed"), device="cpu", quiet=True, pack=4,
+                       executor=LocalExecutor(1, 1))
     assert counts["finished"] == counts["total"] == 10
     alone = {r["key"]: r for r in Store(tmp_path / "alone").rows()}
     packed = {r["key"]: r for r in Store(tmp_path / "packed").rows()}
@@ -64,8 +69,8 @@ def test_packed_sweep_matches_the_unpacked_sweep(tmp_path):
         ["alone"] * 4 + ["grouped x2"] * 2 + ["grouped x4"] * 4
     for key, row in packed.items():
         ref = alone[key]["metrics"]
-        for name in ("acc_src", "acc_tgt", "rob_src"):
-            assert row["metrics"][name] == pytest.approx(ref[name], abs=1e-9), (row["plugin"], name)
+        for name, images in (("acc_src", 60), ("acc_tgt", 359), ("rob_src", 20)):
+            assert row["metrics"][name] == pytest.approx(ref[name], abs=100 / images + 1e-9), (row["plugin"], name)
         for name in ("loss_src", "loss_tgt"):
             assert row["metrics"][name] == pytest.approx(ref[name], abs=1e-3), (row["plugin"], name)
         assert row["timings"].keys() == alone[key]["timings"].keys()

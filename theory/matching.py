@@ -71,8 +71,13 @@ def _augmentation(plugin: str, swept: tuple[float, ...]) -> Prediction:
 
     if not swept:
         return Prediction("augmentation", "unknown", "no swept strength besides the identity: nothing to classify")
-    classes = tuple(StrengthClass(s, r.verdict, r.reason, dict(r.numbers))
-                    for s in swept for r in [classify_augmentation(plugin, s, samples=3)])
+    try:
+        classes = tuple(StrengthClass(s, r.verdict, r.reason, dict(r.numbers))
+                        for s in swept for r in [classify_augmentation(plugin, s, samples=3)])
+    except Exception as err:  # noqa: BLE001 - a plugin's own code failing must not take the whole report down
+        reason = f"{type(err).__name__}: {err}".splitlines()[0]
+        return Prediction("augmentation", "unknown", f"the classifier could not run this plugin ({reason}): "
+                                                     "no prediction")
     verdicts = {c.verdict for c in classes}
     if verdicts == {"regularization"}:
         return Prediction("augmentation", "rises", "regularization (T4) at every swept strength", strengths=classes)
