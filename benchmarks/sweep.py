@@ -1,4 +1,4 @@
-"""Item 5, the quickstart sweep end to end (examples/quickstart.toml, 44 trials) into a fresh
+"""Item 5, the quickstart sweep end to end (examples/quickstart.toml, every trial) into a fresh
 store, then its report, with the time of each phase: loading both domains (from the on-disk cache;
 generated first if absent), and summed over the trials: source training, feature extraction, head
 fitting, robust evaluation; then the report. One run (it takes minutes), so no median. The sweep
