@@ -20,7 +20,7 @@ from rt_core.experiment.executors import LocalExecutor, plan_workers
 from rt_core.experiment.sweep import run_sweep
 from rt_core.results.store import Store
 from tests import faulty_plugins
-from tests.tiny import TINY, write_tiny
+from tests.tiny import TINY, crash_sweep, write_tiny
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,11 +49,7 @@ def test_two_workers_give_the_sequential_metrics_exactly(tmp_path):
 
 def test_a_killed_worker_is_replaced_and_its_trial_rerun_a_hopeless_one_fails(tmp_path, fresh_plugins):
     rt_core.register_plugin(faulty_plugins, "faulty")  # shipped to the workers as a module name
-    marker = tmp_path / "crashed-once"
-    extra = (f'[[sweep]]\nplugin = "crash_once"\nstrengths = [0.5]\noptions = {{ marker = "{marker}" }}\n'
-             '[[sweep]]\nplugin = "crash_always"\nstrengths = [0.5]\n')
-    data = tomllib.loads(Path(write_tiny(tmp_path / "t.toml", extra)).read_text())
-    cfg = from_dict({**data, "seeds": [0]})
+    cfg, marker = crash_sweep(tmp_path)
     counts = run_sweep(cfg, str(tmp_path / "out"), device="cpu", quiet=True,
                        executor=LocalExecutor(2, 1, max_retries=1))
     rows = {r["plugin"]: r for r in Store(tmp_path / "out").rows()}

@@ -14,7 +14,7 @@ from rt_core.experiment.executors import LocalExecutor
 from rt_core.experiment.sweep import run_sweep
 from rt_core.results.store import Store
 from tests import faulty_plugins
-from tests.tiny import write_tiny
+from tests.tiny import crash_sweep, write_tiny
 
 ray = pytest.importorskip("ray", reason="the ray extra is installed by `make test`")
 from rt_core.experiment.ray_executor import RayExecutor  # noqa: E402
@@ -68,11 +68,7 @@ def test_quickstart_sweep_on_local_ray_matches_the_local_executor(tmp_path, one_
 
 def test_a_dead_worker_is_retried_then_a_hopeless_trial_is_marked_failed(tmp_path, fresh_plugins):
     rt_core.register_plugin(faulty_plugins, "faulty")
-    marker = tmp_path / "crashed-once"
-    extra = (f'[[sweep]]\nplugin = "crash_once"\nstrengths = [0.5]\noptions = {{ marker = "{marker}" }}\n'
-             '[[sweep]]\nplugin = "crash_always"\nstrengths = [0.5]\n')
-    data = tomllib.loads(Path(write_tiny(tmp_path / "t.toml", extra)).read_text())
-    cfg = from_dict({**data, "seeds": [0]})
+    cfg, marker = crash_sweep(tmp_path)
     counts = run_sweep(cfg, str(tmp_path / "out"), device="cpu", quiet=True,
                        executor=RayExecutor(num_cpus=2, max_retries=1))
     rows = {r["plugin"]: r for r in Store(tmp_path / "out").rows()}

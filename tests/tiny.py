@@ -34,3 +34,17 @@ strengths = [1e-3]
 def write_tiny(path, extra: str = "") -> str:
     path.write_text(TINY + extra)
     return str(path)
+
+
+def crash_sweep(path):
+    """(config, marker) of a one-seed tiny sweep with tests.faulty_plugins' crash_once (its worker dies
+    the first time, leaving ``marker``) and crash_always (its worker dies every time)."""
+    import tomllib
+
+    from rt_core.experiment.config import from_dict
+
+    marker = path / "crashed-once"
+    extra = (f'[[sweep]]\nplugin = "crash_once"\nstrengths = [0.5]\noptions = {{ marker = "{marker}" }}\n'
+             '[[sweep]]\nplugin = "crash_always"\nstrengths = [0.5]\n')
+    data = tomllib.loads(TINY + extra)
+    return from_dict({**data, "seeds": [0]}), marker
