@@ -60,7 +60,9 @@ class PluginData:
     flagged: list[TrialNote]
 
 
-def _vanilla(rows: list[dict], plugin: str, identity: float, seed: int) -> dict | None:
+def vanilla_row(rows: list[dict], plugin: str, identity: float, seed: int) -> dict | None:
+    """The reference of ``plugin``'s trials of ``seed``: its own row at the identity strength, else the
+    seed's ``vanilla`` row (the last one when a table repeats it); None when there is neither."""
     for name, strength in ((plugin, identity), ("vanilla", None)):
         found = [r for r in rows if r["plugin"] == name and r["seed"] == seed
                  and (strength is None or r["strength"] == strength)]
@@ -85,7 +87,7 @@ def plugin_data(rows: list[dict], plugin: str, identity: float, seeds: list[int]
     trials = np.zeros(shape, int)
     excluded, flagged = [], []
     for i, seed in enumerate(seeds):
-        v = _vanilla(rows, plugin, identity, seed)
+        v = vanilla_row(rows, plugin, identity, seed)
         trials[i, 0] = v is not None
         if not _learned(v, min_acc):
             if v is not None:

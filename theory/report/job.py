@@ -32,13 +32,21 @@ FLAG_DROP = 20.0
 METRIC_KEYS = ("acc_src", "acc_tgt", "rob_src", "probe_acc_src", "rel_dt", "tau")
 
 
-def build_report(rows: list[dict], title: str, cfg: ReportConfig, min_acc: float, swept: dict[str, list[float]],
-                 provenance: dict) -> tuple[Report, dict[str, analysis.PluginData]]:
-    """The typed report of flat trial rows; ``swept``: each plugin's configured strengths."""
+def _plugins(rows: list[dict], min_acc: float, swept: dict[str, list[float]]
+             ) -> tuple[list[int], dict[str, analysis.PluginData], dict]:
+    """(seeds, per-plugin tables, per-plugin predictions from the configured strengths) of flat rows."""
     seeds = sorted({r["seed"] for r in rows})
     plugins = sorted({r["plugin"] for r in rows} - {"vanilla"})
     data = {p: analysis.plugin_data(rows, p, identity_strength(p), seeds, min_acc, FLAG_DROP) for p in plugins}
     predictions = {p: predict(p, tuple(sorted(swept.get(p) or data[p].levels[1:]))) for p in plugins}
+    return seeds, data, predictions
+
+
+def build_report(rows: list[dict], title: str, cfg: ReportConfig, min_acc: float, swept: dict[str, list[float]],
+                 provenance: dict) -> tuple[Report, dict[str, analysis.PluginData]]:
+    """The typed report of flat trial rows; ``swept``: each plugin's configured strengths."""
+    seeds, data, predictions = _plugins(rows, min_acc, swept)
+    plugins = sorted(data)
     settings = Settings(cfg.alpha, cfg.equivalence_margin, cfg.resamples, min_acc, FLAG_DROP, tuple(seeds),
                         st.distinct_resamples(len(seeds)))
     verdicts = analysis.analyse(data, predictions, {p: strength_label(p) for p in plugins}, settings)
@@ -131,22 +139,22 @@ def load_store(directory: str | Path) -> tuple[list[dict], dict]:
         if not raw:
             raise RtError(f"{store.path} holds no trials yet; run `rt run CONFIG --out {directory}` first")
         meta = {k: store.get_meta(k) for k in ("config", "name", "sweep", "report", "last_run_s")}
-        meta["provenance"] = _store_provenance(store, raw)
+        meta["provenance"] = _store_provenance(store, raw, meta)
     finally:
         store.close()
     return [_flat(r) for r in raw], meta
 
 
-def _store_provenance(store: Store, rows: list[dict]) -> dict:
+def _store_provenance(store: Store, rows: list[dict], meta: dict) -> dict:
     phases: dict[str, float] = {}
     for r in rows:
         for k, v in r["timings"].items():
             phases[k] = phases.get(k, 0.0) + v
     versions = rows[-1]["versions"] if rows else {}
-    return {"store": str(store.path), "config": json.loads(store.get_meta("config") or "{}"),
+    return {"store": str(store.path), "config": json.loads(meta["config"] or "{}"),
             "seeds": sorted({r["seed"] for r in rows}), "versions": versions, "device": versions.get("device"),
             "gpu": versions.get("gpu"), "timings_total_s": {k: round(v, 1) for k, v in sorted(phases.items())},
-            "last_run_wall_s": store.get_meta("last_run_s")}
+            "last_run_wall_s": meta["last_run_s"]}
 
 
 def _store_inputs(directory: str | Path, margin: float | None) -> tuple[list[dict], dict, ReportConfig, float, dict]:
@@ -175,10 +183,8 @@ def store_plan(directory: str | Path, effect: float | None = None, power: float 
     """(PlanRows, alpha) of a results store: seeds to detect ``effect`` (default: the store's
     ``[report] plan_effect``, else its equivalence margin) with ``power``."""
     rows, _, cfg, min_acc, swept = _store_inputs(directory, None)
-    seeds = sorted({r["seed"] for r in rows})
-    plugins = sorted({r["plugin"] for r in rows} - {"vanilla"})
-    data = {p: analysis.plugin_data(rows, p, identity_strength(p), seeds, min_acc, FLAG_DROP) for p in plugins}
-    expected = {p: predict(p, tuple(sorted(swept.get(p) or data[p].levels[1:]))).expected for p in plugins}
+    _, data, predictions = _plugins(rows, min_acc, swept)
+    expected = {p: prediction.expected for p, prediction in predictions.items()}
     size = effect or cfg.plan_effect or cfg.equivalence_margin
     return plan(data, expected, size, cfg.alpha, cfg.equivalence_margin, power), cfg.alpha
 
@@ -218,17 +224,18 @@ def _parse_row(r: dict, line: int, path: Path) -> dict:
 
 
 def _with_rel_dt(rows: list[dict], path: Path) -> list[dict]:
+    """Each row's rel_dt against its reference (``analysis.vanilla_row``, the rule the report uses);
+    None where either is not finished."""
     for r in rows:
         ident = identity_strength(r["plugin"])
-        base = [b for b in rows if b["plugin"] == r["plugin"] and b["seed"] == r["seed"] and b["strength"] == ident] \
-            or [b for b in rows if b["plugin"] == "vanilla" and b["seed"] == r["seed"]]
-        if r["status"] != "finished" or base[:1] and base[0]["status"] != "finished":
+        base = analysis.vanilla_row(rows, r["plugin"], ident, r["seed"])
+        if r["status"] != "finished" or base is not None and base["status"] != "finished":
             r["rel_dt"] = None
             continue
-        if not base:
+        if base is None:
             raise RtError(f"{path}: plugin '{r['plugin']}' seed {r['seed']} has no row at its identity strength "
                           f"{ident}; add that vanilla row")
-        r["rel_dt"] = rel_dt(r["acc_src"], r["acc_tgt"], base[0]["acc_src"], base[0]["acc_tgt"])
+        r["rel_dt"] = rel_dt(r["acc_src"], r["acc_tgt"], base["acc_src"], base["acc_tgt"])
     return rows
 
 
