@@ -33,6 +33,7 @@ def test_key_changes_with_anything_that_changes_results():
     ({"train": {"epochs": 2.5}}, r"train.epochs: expected an integer"),
     ({"train": {"lr": "fast"}}, r"train.lr: 'fast' is not a number"),
     ({"train": {"lr": 0}}, r"train.lr: must be > 0"),
+    ({"transfer": {"probe_tol": 0}}, r"transfer.probe_tol: must be > 0"),
     ({"transfer": {"mode": "probe"}}, r"transfer.mode: 'probe' is not one of linear_probe, finetune"),
     ({"seeds": []}, r"seeds: expected a non-empty list"),
     ({"sweep": [{"plugin": "blur"}]}, r"sweep\[0\]: each \[\[sweep\]\] needs 'plugin' and 'strengths'"),

@@ -45,6 +45,22 @@ def test_handwritten_digits_splits_are_disjoint_and_cover_the_1797_images():
         assert set(p[1].tolist()) == set(range(10))
 
 
+def test_handwritten_fractions_move_the_cut_points_and_keep_the_train_split():
+    load = rt_core.get_dataset("handwritten_digits").loader
+    default = {s: load(s, size=8) for s in ("train", "val", "test")}
+    assert [len(default[s][1]) for s in ("train", "val", "test")] == [1078, 360, 359]
+    train, test = (load(s, size=8, val_fraction=0.0, test_fraction=0.4) for s in ("train", "test"))
+    assert torch.equal(train[0], default["train"][0]) and torch.equal(train[1], default["train"][1])
+    assert len(test[1]) == 719 and len(load("val", size=8, val_fraction=0.0, test_fraction=0.4)[1]) == 0
+
+    def rows(images):
+        return {tuple(r) for r in (images * 255).round().to(torch.uint8).flatten(1).tolist()}
+    assert rows(test[0]) == rows(default["val"][0]) | rows(default["test"][0])  # val and test merged
+    for bad in ({"val_fraction": 0.5, "test_fraction": 0.5}, {"test_fraction": 0.0}, {"val_fraction": -0.1}):
+        with pytest.raises(RtError, match="handwritten_digits: val_fraction .* must satisfy"):
+            load("train", size=8, **bad)
+
+
 def test_corrupt_cache_file_is_one_clear_error():
     load = rt_core.get_dataset("printed_digits").loader
     load("train", n_train=20, size=8)

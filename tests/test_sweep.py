@@ -203,3 +203,27 @@ def test_cosine_schedule_warms_up_then_decays_to_zero():
     cfg = TrainConfig(epochs=4, warmup_epochs=1, schedule="cosine", milestones=[2])
     assert lr_factor(1, 4, 10, cfg) == 0.5 and lr_factor(1, 9, 10, cfg) == 1.0
     assert abs(lr_factor(3, 25, 10, cfg) - 0.5) < 1e-12 and lr_factor(4, 40, 10, cfg) == 0.0
+
+
+def test_the_sweeps_optimizer_is_foreach_sgd_and_steps_exactly_like_the_loop():
+    from rt_core.experiment.models import cifar_cnn
+    from rt_core.experiment.training import make_optimizer
+
+    def weights_after(foreach: bool) -> torch.Tensor:
+        torch.manual_seed(0)
+        model = cifar_cnn(width=0.25, hidden=16, image_size=8, norm="batch")
+        opt = make_optimizer(model, 0.05, 0.9, 1e-3, None)
+        assert opt.defaults["foreach"] is True
+        opt.defaults["foreach"] = foreach
+        for group in opt.param_groups:
+            group["foreach"] = foreach
+        g = torch.Generator().manual_seed(1)
+        for _ in range(5):
+            x, y = torch.rand(8, 3, 8, 8, generator=g), torch.randint(0, 10, (8,), generator=g)
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    assert torch.equal(weights_after(True), weights_after(False))

@@ -31,6 +31,20 @@ def test_probe_matches_sklearn_logistic_regression():
     assert np.allclose(probe.linear.weight.detach().numpy(), ref.coef_, atol=2e-3)
 
 
+def test_a_looser_probe_tolerance_stops_at_the_same_optimum_to_that_tolerance():
+    z, y = _problem(n=400, d=20, k=4, seed=2)
+    l2 = 3e-3
+
+    def objective(probe):
+        logits = probe(z).double()
+        return F.cross_entropy(logits, y).item() + l2 * probe.linear.weight.double().pow(2).sum().item()
+    tight = fit_linear_probe(z, y, 4, l2=l2, max_iter=2000, tol=1e-9)
+    loose = fit_linear_probe(z, y, 4, l2=l2, max_iter=2000, tol=1e-6)
+    # the probes are float32 after the fit, so compare to a relative 1e-6, not the sign
+    assert abs(objective(loose) - objective(tight)) <= 1e-6 * objective(tight)
+    assert torch.equal(loose(z).argmax(1), tight(z).argmax(1))
+
+
 def test_probe_on_separable_data_is_perfect():
     z, y = _problem(seed=1)
     z = z + 10 * F.one_hot(y, 6)[:, :6].float()

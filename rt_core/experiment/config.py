@@ -69,6 +69,7 @@ class TransferConfig:
     milestones: list = field(default_factory=list)
     probe_l2: float = 1e-4
     probe_iters: int = 200
+    probe_tol: float = 1e-9
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,8 @@ def _positive(value: float, where: str, allow_zero: bool = False) -> None:
 
 
 def _validate_numbers(cfg: ExperimentConfig) -> None:
-    for path in ("train.epochs", "train.batch_size", "train.lr", "transfer.batch_size", "attack.restarts"):
+    for path in ("train.epochs", "train.batch_size", "train.lr", "transfer.batch_size", "attack.restarts",
+                 "transfer.probe_tol"):
         section, key = path.split(".")
         _positive(getattr(getattr(cfg, section), key), path)
     for path in ("train.weight_decay", "transfer.weight_decay", "attack.eps", "attack.steps",

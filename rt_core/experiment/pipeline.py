@@ -89,7 +89,7 @@ def _probe_metrics(model: SplitModel, src: Domain, tgt: Domain, cfg: ExperimentC
     out = {}
     for dom, tr, te, d in (("src", "s_tr", "s_te", src), ("tgt", "t_tr", "t_te", tgt)):
         probe = fit_linear_probe(feats[tr], d.y_train, d.num_classes, cfg.transfer.probe_l2,
-                                 cfg.transfer.probe_iters)
+                                 cfg.transfer.probe_iters, cfg.transfer.probe_tol)
         with torch.no_grad():
             acc, loss = accuracy_and_loss(probe(feats[te]), d.y_test)
         out[f"loss_{dom}"] = loss

@@ -68,7 +68,8 @@ def fit_linear_probe(z: torch.Tensor, y: torch.Tensor, num_classes: int, l2: flo
                      max_iter: int = 200, tol: float = 1e-9) -> LinearProbe:
     """Fit a LinearProbe on features z (float64) by L-BFGS-B from zero weights: at most ``max_iter``
     iterations, memory 20, stopping when every gradient entry is <= tol or the objective's relative
-    decrease is <= tol * 1e-3. The objective is convex, so this is its optimum."""
+    decrease is <= tol * 1e-3. The objective is convex, so a fit stopped by the tolerance is at its
+    optimum to that tolerance; one stopped by ``max_iter`` may not be."""
     z = z.double()
     probe = LinearProbe(z.mean(0), z.std(0).clamp_min(1e-6), num_classes).double().to(z.device)
     fun = softmax_objective((z - probe.mean) / probe.std, y, num_classes, l2)
