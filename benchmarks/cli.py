@@ -11,10 +11,12 @@ from rt_core import hookimpl
 from rt_core.errors import RtError
 
 BENCHMARKS = ("head_fit", "augment", "pgd", "train_step", "packed", "gpu", "parallel", "step_profile", "sweep")
+LONG = ("parallel_sweep",)  # minutes each: run only when named
 
 
 def _bench_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("names", nargs="*", help=f"benchmarks to run (default: all): {', '.join(BENCHMARKS)}")
+    p.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)}; "
+                                            f"only when named: {', '.join(LONG)})")
     p.add_argument("--out", default="benchmarks/results", help="folder for the results files")
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
 
@@ -24,9 +26,9 @@ def bench_command(args: argparse.Namespace) -> int:
     from benchmarks.harness import at_most, table, write_results
     from rt_core.experiment.environment import resolve_device
 
-    unknown = [n for n in args.names if n not in BENCHMARKS]
+    unknown = [n for n in args.names if n not in BENCHMARKS + LONG]
     if unknown:
-        raise RtError(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+        raise RtError(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS + LONG)}")
     device = resolve_device(args.device)
     start, ran = time.perf_counter(), []
     for name in args.names or BENCHMARKS:

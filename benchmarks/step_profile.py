@@ -4,10 +4,11 @@ on a channels_last model at batch 32.
 
 - Profile (torch.profiler, ``steps`` steps): self CPU time by group: convolution forward and
   backward (oneDNN), the optimizer step, the rest (pooling, activations, linear layers, copies, autograd).
-- Step time of each candidate against the current step, interleaved medians: SGD ``fused=True``,
-  SGD ``foreach=True``, the model in NCHW instead of channels_last, and (``compile=True``, from the
-  command line ``python -m benchmarks.step_profile --compile``) ``torch.compile`` of the forward,
-  with its compile time. ``bit_identical`` says whether 30 steps give exactly the current weights.
+- Step time of each candidate against the current step (SGD ``foreach=True``), interleaved medians:
+  the per-parameter loop SGD (``foreach=False``, the step before), SGD ``fused=True``, the model
+  in NCHW instead of channels_last, and (``compile=True``, from the command line
+  ``python -m benchmarks.step_profile --compile``) ``torch.compile`` of the forward, with its
+  compile time. ``bit_identical`` says whether 30 steps give exactly the current weights.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ from rt_core.experiment.training import Generators, train_step
 
 GROUPS = {"convolution forward": ("aten::mkldnn_convolution",), "convolution backward": ("aten::convolution_backward",),
           "optimizer step": ("Optimizer.step",)}
-CANDIDATES = {"current": {}, "fused SGD": {"fused": True}, "foreach SGD": {"foreach": True}, "NCHW model": {}}
+# "current" is the sweep's optimizer (training.make_optimizer: SGD foreach=True); "loop SGD" the
+# per-parameter loop it replaced.
+CANDIDATES = {"current": {"foreach": True}, "loop SGD": {"foreach": False}, "fused SGD": {"fused": True},
+              "NCHW model": {"foreach": True}}
 
 
 def _stepper(cfg, src, kind: str, options: dict) -> tuple[Callable[[], Any], torch.nn.Module]:
@@ -74,7 +78,7 @@ def run(device: torch.device, repeats: int = 15, steps: int = 50, compile: bool 
     try:
         cfg = quickstart()
         src, _ = domains(cfg, torch.device("cpu"))
-        kinds = {**CANDIDATES, **({"torch.compile": {}} if compile else {})}
+        kinds = {**CANDIDATES, **({"torch.compile": {"foreach": True}} if compile else {})}
         steppers, compile_s = {}, None
         for kind, options in kinds.items():
             t0 = time.perf_counter()
@@ -84,7 +88,7 @@ def run(device: torch.device, repeats: int = 15, steps: int = 50, compile: bool 
                 compile_s = time.perf_counter() - t0
         shares = profile_groups(steppers["current"], steps)
         times = interleaved_times(steppers, repeats, warmup=5)
-        reference = _weights_after(cfg, src, "current", {})
+        reference = _weights_after(cfg, src, "current", kinds["current"])
         identical = {k: bool(torch.equal(_weights_after(cfg, src, k, o), reference)) for k, o in kinds.items()
                      if k != "current"}
     finally:
