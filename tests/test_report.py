@@ -310,3 +310,16 @@ def test_levels_run_away_from_the_identity_and_one_usable_rule():
     assert min_acc_for is min_acc_src and min_acc_src(10) == 20.0 and min_acc_src(None) == min_acc_src(0) == 0.0
     assert usable("finished", 20.5, 10) and not usable("finished", 20.0, 10) and not usable("failed", 90.0, 10)
     assert usable("finished", 1.0, 0)  # class count unknown: no accuracy filter, as for published numbers
+
+
+def test_the_summary_says_how_many_decided_verdicts_are_unstable():
+    from types import SimpleNamespace as V
+
+    from theory.report.sections import unstable_decided
+
+    assert unstable_decided([V(verdict="inconclusive", stable=False)]) == ""
+    family = [V(verdict="agrees", stable=False), V(verdict="disagrees", stable=True),
+              V(verdict="agrees", stable=False), V(verdict="inconclusive", stable=False)]
+    assert unstable_decided(family).startswith(" 2 of the 3 agree/disagree verdicts are unstable")
+    assert " 1 of the 2 agree/disagree verdicts is unstable" in unstable_decided(family[:2])
+    assert unstable_decided(family[:1]).startswith(" The one agree/disagree verdict is unstable")

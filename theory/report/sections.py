@@ -53,6 +53,19 @@ def verdict_table(report: Report) -> Table:
     return Table(header, rows, row_classes=tuple(v.verdict for v in report.plugins))
 
 
+def unstable_decided(plugins) -> str:
+    """" N of the M agree/disagree verdicts are unstable ..." (empty when none was decided)."""
+    decided = [v for v in plugins if v.verdict in ("agrees", "disagrees")]
+    if not decided:
+        return ""
+    n = sum(v.stable is False for v in decided)
+    if len(decided) == 1:
+        return (f" The one agree/disagree verdict is {'unstable' if n else 'stable'} "
+                f"({'under' if n else 'at least'} 80% of seed resamples reproduce it).")
+    return (f" {n} of the {len(decided)} agree/disagree verdicts {'is' if n == 1 else 'are'} unstable "
+            f"(under 80% of seed resamples reproduce {'it' if n == 1 else 'them'}).")
+
+
 def summary(report: Report) -> Text:
     s, plugins = report.settings, report.plugins
     counts = {k: sum(v.verdict == k for v in plugins) for k in ("agrees", "disagrees", "inconclusive")}
@@ -60,7 +73,8 @@ def summary(report: Report) -> Text:
     return Text(
         f"{len(plugins)} plugins over seeds {', '.join(map(str, s.seeds))}: **{counts['agrees']} agree, "
         f"{counts['disagrees']} disagree, {counts['inconclusive']} inconclusive** with the theory as formalised "
-        f"in this toolkit (SCIENCE.md T1-T5, a reconstruction of [XU22]). {excluded} trial(s) excluded because a "
+        f"in this toolkit (SCIENCE.md T1-T5, a reconstruction of [XU22]).{unstable_decided(plugins)} "
+        f"{excluded} trial(s) excluded because a "
         f"source model stayed within 10 points of chance (acc_src <= {s.min_acc_src:g}%).\n\n"
         f"How to read it: seeds are blocks (every trial's rel_dt is taken against its own seed's vanilla). The "
         f"trend test is Page's L over the ordered strengths with seeds as blocks, two-sided, Holm-corrected over "
