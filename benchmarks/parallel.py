@@ -54,15 +54,21 @@ def competitor():
         proc.wait()
 
 
-def timed_sweep(cfg: ExperimentConfig, workers: int, threads: int) -> tuple[float, dict[str, float]]:
-    """(wall seconds, total_s per trial key) of ``cfg`` run with ``workers`` x ``threads`` on CPU."""
+def sweep_rows(cfg: ExperimentConfig, workers: int, threads: int) -> tuple[float, list[dict]]:
+    """(wall seconds, the store's rows) of ``cfg`` run into a fresh store with ``workers`` x ``threads`` on CPU."""
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
         counts = run_sweep(cfg, out, device="cpu", quiet=True, executor=LocalExecutor(workers, threads))
         wall = time.perf_counter() - t0
-        per_trial = {r["key"]: r["timings"]["total_s"] for r in Store(out).rows()}
+        rows = Store(out).rows()
     assert counts.get("finished") == counts["total"], counts
-    return wall, per_trial
+    return wall, rows
+
+
+def timed_sweep(cfg: ExperimentConfig, workers: int, threads: int) -> tuple[float, dict[str, float]]:
+    """(wall seconds, total_s per trial key) of ``cfg`` run with ``workers`` x ``threads`` on CPU."""
+    wall, rows = sweep_rows(cfg, workers, threads)
+    return wall, {r["key"]: r["timings"]["total_s"] for r in rows}
 
 
 def run(device: torch.device, slow_trials: int = 1, repeats: int = 2) -> tuple[list[Measure], dict[str, Any]]:

@@ -9,28 +9,19 @@ Goal (issue 13): 2x1 >= 1.3x the trials per second of 1x2 on a quiet machine. It
 from __future__ import annotations
 
 import os
-import tempfile
-import time
 from typing import Any
 
 import torch
 
 from benchmarks.common import quickstart
 from benchmarks.harness import Measure, at_least, info
-from rt_core.experiment.executors import LocalExecutor
-from rt_core.experiment.sweep import run_sweep
-from rt_core.results.store import Store
+from benchmarks.parallel import sweep_rows
 
 
 def _sweep(cfg, workers: int, threads: int) -> tuple[float, dict]:
     """(wall seconds, {(plugin, strength, seed): metrics}) of one fresh sweep of ``cfg``."""
-    with tempfile.TemporaryDirectory() as out:
-        t0 = time.perf_counter()
-        counts = run_sweep(cfg, out, device="cpu", quiet=True, executor=LocalExecutor(workers, threads))
-        wall = time.perf_counter() - t0
-        rows = {(r["plugin"], r["strength"], r["seed"]): r["metrics"] for r in Store(out).rows()}
-    assert counts.get("finished") == counts["total"], counts
-    return wall, rows
+    wall, rows = sweep_rows(cfg, workers, threads)
+    return wall, {(r["plugin"], r["strength"], r["seed"]): r["metrics"] for r in rows}
 
 
 def run(device: torch.device) -> tuple[list[Measure], dict[str, Any]]:

@@ -111,8 +111,8 @@ def plugin_panels(v: PluginVerdict, data: PluginData, colour: str, min_acc: floa
         if handles:
             uniq = dict(zip(names, handles, strict=True))
             ax.legend(uniq.values(), uniq.keys(), fontsize=6.5, loc="best")
-    fig.suptitle(f"{v.plugin}: predicted {v.prediction.expected}, {v.verdict}"
-                 f"{'' if v.stable is not False else ' (unstable)'}  (mean, 95% band over seeds)", fontsize=10)
+    fig.suptitle(f"{v.plugin}: predicted {v.prediction.expected}, {v.label}  (mean, 95% band over seeds)",
+                 fontsize=10)
     return _save(fig, path)
 
 
@@ -132,8 +132,7 @@ def rel_dt_overview(verdicts: list[PluginVerdict], data: dict[str, PluginData], 
         ax.set_xlabel(axis_label(v), fontsize=8)
         ax.set_ylabel("rel_dt (points)", fontsize=8)
         ax.tick_params(axis="y", labelsize=7)
-        ax.set_title(f"{v.plugin}: predicted {v.prediction.expected} | {v.verdict}"
-                     f"{'' if v.stable is not False else ' (unstable)'}", fontsize=9)
+        ax.set_title(f"{v.plugin}: predicted {v.prediction.expected} | {v.label}", fontsize=9)
     for ax in list(axes.flat)[len(verdicts):]:
         ax.axis("off")
     fig.suptitle("Relative DT vs strength (mean and 95% seed-bootstrap band; green agrees, red disagrees, "

@@ -48,7 +48,7 @@ def verdict_table(report: Report) -> Table:
               "why rel_dt moved", "probe rel_dt effect", "excluded / flagged", "stability", "verdict")
     rows = tuple((v.plugin, PREDICTED[v.prediction.expected], _trend_cell(v), est(v.effect), _equivalence_cell(v),
                   v.decomposition.source, est(v.decomposition.rel_dt_probe), f"{len(v.excluded)} / {len(v.flagged)}",
-                  _stability_cell(v), v.verdict + (" (unstable)" if v.stable is False else ""))
+                  _stability_cell(v), v.label)
                  for v in report.plugins)
     return Table(header, rows, row_classes=tuple(v.verdict for v in report.plugins))
 

@@ -130,6 +130,11 @@ class PluginVerdict:
     stability: float | None
     stable: bool | None
 
+    @property
+    def label(self) -> str:
+        """The verdict as tables and figures print it: with " (unstable)" when stability < 0.8."""
+        return self.verdict + (" (unstable)" if self.stable is False else "")
+
 
 @dataclass(frozen=True)
 class Correlation:

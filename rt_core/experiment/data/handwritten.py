@@ -50,7 +50,6 @@ def load(split: str, root=None, size: int = 32, seed: int = 0, val_fraction: flo
     if not (0 <= val_fraction and 0 < test_fraction and val_fraction + test_fraction < 1):
         raise RtError(f"handwritten_digits: val_fraction {val_fraction} and test_fraction {test_fraction} "
                       "must satisfy 0 <= val, 0 < test and val + test < 1 (default 0.2 and 0.2)")
-    params = {"split": split, "size": size, "seed": seed, "version": 1}
-    if (val_fraction, test_fraction) != (0.2, 0.2):  # the default keeps its cache key
-        params.update(val_fraction=val_fraction, test_fraction=test_fraction)
+    params = {"split": split, "size": size, "seed": seed, "val_fraction": val_fraction,
+              "test_fraction": test_fraction, "version": 1}
     return cached("handwritten_digits", params, lambda: _make(split, size, seed, val_fraction, test_fraction))
