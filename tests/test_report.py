@@ -81,6 +81,22 @@ def test_stability_is_one_for_a_clear_effect_and_a_coin_flip_at_the_boundary():
     assert 0.35 < flip["x"] < 0.65
 
 
+def test_one_seed_out_of_order_in_five_is_unstable_by_counting():
+    """5 seeds x 3 levels, 7 plugins with the same table: four seeds in order, one with the two
+    strengths swapped (L = 69, p = 0.0028, Holm 0.02: agrees). A seed resample keeps the verdict
+    when it draws that seed at most once (twice: L = 68, p = 0.013, Holm 0.09), which happens with
+    probability (4/5)^5 + 5 (1/5) (4/5)^4 = 0.737: below 0.8, so such a verdict is unstable."""
+    t = np.tile([0.0, 2.0, 4.0], (5, 1))
+    t[2] = [0.0, 4.0, 2.0]
+    tables = {f"p{i}": t.copy() for i in range(7)}
+    expected = dict.fromkeys(tables, "rises")
+    full = {p: d.verdict for p, d in _decide(tables, expected).items()}
+    assert set(full.values()) == {"agrees"} and _decide(tables, expected)["p0"].trend.statistic == 69
+    share = an.stability(tables, expected, 0.05, 2.0, dict.fromkeys(tables, 0), full, 2000,
+                         np.random.default_rng(0))
+    assert set(share.values()) == {share["p0"]} and abs(share["p0"] - 0.737) < 0.03
+
+
 def test_seed_effects_and_their_interval_resample_seeds():
     t = np.array([[0.0, 1.0, 2.0, 3.0], [0.0, 2.0, 4.0, 6.0], [0.0, np.nan, 1.0, 1.5]])
     eff = st.seed_effects(t)

@@ -52,6 +52,30 @@ def test_identity_strength_is_exactly_the_vanilla_trial(tmp_path):
         assert same == vanilla, plugin
 
 
+def test_cross_validated_acc_tgt_scores_every_target_image_once(tmp_path):
+    """probe_folds = 3: acc_tgt and loss_tgt are the out-of-fold scores over train + test images,
+    recomputed here from the kept model's features; the source side stays on its split."""
+    from rt_core.experiment.checkpoints import load_into
+    from rt_core.experiment.evaluation import accuracy_and_loss
+    from rt_core.experiment.pipeline import new_model
+    from rt_core.experiment.transfer import cross_validated_logits, extract_features
+
+    plain = from_dict(_tiny_dict(write_tiny(tmp_path / "tiny.toml")))
+    folded_cfg = from_dict({**_tiny_dict(tmp_path / "tiny.toml"), "transfer": {"probe_iters": 30, "probe_folds": 3}})
+    dev = torch.device("cpu")
+    src, tgt = load_domain(plain.source, dev), load_domain(plain.target, dev)
+    split, _ = run_trial(Trial("vanilla", 0.0, 0), plain, src, tgt, dev)
+    folded, _ = run_trial(Trial("vanilla", 0.0, 0), folded_cfg, src, tgt, dev, keep=tmp_path / "m.safetensors")
+    assert folded["acc_src"] == split["acc_src"] and folded["probe_acc_src"] == split["probe_acc_src"]
+    model = new_model(folded_cfg, tgt.num_classes, dev, 0)
+    load_into(model, tmp_path / "m.safetensors", "cifar_cnn")
+    z = extract_features(model, torch.cat([tgt.x_train, tgt.x_test]))
+    y = torch.cat([tgt.y_train, tgt.y_test])
+    acc, loss = accuracy_and_loss(cross_validated_logits(z, y, tgt.num_classes, 3, 1e-4, 30, 1e-9), y)
+    assert folded["acc_tgt"] == pytest.approx(acc) and folded["loss_tgt"] == pytest.approx(loss)
+    assert abs(folded["acc_tgt"] * len(y) / 100 - round(folded["acc_tgt"] * len(y) / 100)) < 1e-3
+
+
 def test_same_seed_same_metrics(tmp_path):
     cfg = load_config(write_tiny(tmp_path / "tiny.toml"))
     dev = torch.device("cpu")

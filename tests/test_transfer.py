@@ -6,7 +6,13 @@ import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 
 import rt_core
-from rt_core.experiment.transfer import extract_features, finetune, fit_linear_probe
+from rt_core.experiment.transfer import (
+    cross_validated_logits,
+    extract_features,
+    finetune,
+    fit_linear_probe,
+    stratified_folds,
+)
 
 
 def _problem(n=300, d=6, k=3, seed=0):
@@ -43,6 +49,39 @@ def test_a_looser_probe_tolerance_stops_at_the_same_optimum_to_that_tolerance():
     # the probes are float32 after the fit, so compare to a relative 1e-6, not the sign
     assert abs(objective(loose) - objective(tight)) <= 1e-6 * objective(tight)
     assert torch.equal(loose(z).argmax(1), tight(z).argmax(1))
+
+
+def test_folds_partition_the_images_and_split_every_class_evenly():
+    y = torch.tensor([0] * 10 + [1] * 7 + [2] * 13)
+    folds = stratified_folds(y, 3, seed=4)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(30))
+    for c, n in ((0, 10), (1, 7), (2, 13)):
+        counts = [int((y[f] == c).sum()) for f in folds]
+        assert sum(counts) == n and max(counts) - min(counts) <= 1
+    assert all(np.array_equal(a, b) for a, b in zip(folds, stratified_folds(y, 3, seed=4), strict=True))
+
+
+def test_cross_validated_logits_are_out_of_fold_sklearn_fits():
+    """Each fold's logits equal scikit-learn's logistic regression fitted on the other folds with
+    the same standardisation and C = 1 / (2 l2 n_train): an independent implementation."""
+    z, y = _problem(n=240, d=5, k=3, seed=3)
+    l2 = 1e-2
+    logits = cross_validated_logits(z, y, 3, folds=4, l2=l2, max_iter=500)
+    for test in stratified_folds(y, 4):
+        train = np.setdiff1d(np.arange(len(y)), test)
+        zs = ((z - z[train].mean(0)) / z[train].std(0)).numpy().astype(np.float64)
+        ref = LogisticRegression(C=1 / (2 * l2 * len(train)), tol=1e-10, max_iter=5000).fit(zs[train], y[train].numpy())
+        assert np.allclose(logits[test].numpy(), ref.decision_function(zs[test]), atol=5e-3)
+
+
+def test_cross_validation_scores_unseen_images_not_the_fit():
+    """Labels that carry no signal: the probe can fit them, but out of fold it is at chance."""
+    g = torch.Generator().manual_seed(0)
+    z, y = torch.randn(400, 60, generator=g), torch.randint(0, 2, (400,), generator=g)
+    fitted = fit_linear_probe(z, y, 2, l2=1e-4, max_iter=500)
+    in_sample = (fitted(z).argmax(1) == y).float().mean().item()
+    out_of_fold = (cross_validated_logits(z, y, 2, folds=5, l2=1e-4, max_iter=500).argmax(1) == y).float().mean().item()
+    assert in_sample > 0.6 and abs(out_of_fold - 0.5) < 0.1
 
 
 def test_probe_on_separable_data_is_perfect():

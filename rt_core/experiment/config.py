@@ -58,7 +58,10 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class TransferConfig:
-    """Target head: ``linear_probe`` (fit on cached features) or ``finetune`` (all parameters)."""
+    """Target head: ``linear_probe`` (fit on cached features) or ``finetune`` (all parameters).
+    ``probe_folds`` = k >= 2 scores the target probe by k-fold cross-validation over the target's
+    train and test images together (each image predicted once, by the probe fitted on the other
+    folds); 0 fits on the train split and scores the test split."""
 
     mode: str = "linear_probe"
     epochs: int = 40
@@ -70,6 +73,7 @@ class TransferConfig:
     probe_l2: float = 1e-4
     probe_iters: int = 200
     probe_tol: float = 1e-9
+    probe_folds: int = 0
 
 
 @dataclass(frozen=True)
@@ -211,7 +215,17 @@ def _validate_numbers(cfg: ExperimentConfig) -> None:
         _positive(getattr(getattr(cfg, section), key), path, allow_zero=True)
     if not cfg.seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in cfg.seeds):
         raise RtError("seeds: expected a non-empty list of integers, e.g. seeds = [0, 1, 2]")
+    _check_folds(cfg.transfer)
     _check_report(cfg.report)
+
+
+def _check_folds(t: TransferConfig) -> None:
+    if t.probe_folds < 0 or t.probe_folds == 1:
+        raise RtError(f"transfer.probe_folds: expected 0 (the train/test split) or a number of folds >= 2, "
+                      f"got {t.probe_folds}")
+    if t.probe_folds and t.mode != "linear_probe":
+        raise RtError("transfer.probe_folds: cross-validation needs mode = \"linear_probe\"; "
+                      "remove probe_folds or set the mode")
 
 
 def _check_report(r: ReportConfig) -> None:

@@ -2,10 +2,12 @@
 
 Metrics (accuracies in percent): acc_src (clean source test accuracy of g_s . f), rob_src (PGD
 accuracy on the first ``attack.n_eval`` source test images), acc_tgt (target test accuracy of the
-fitted head), loss_src / loss_tgt (test cross-entropy of a probe fitted on source / target train
-features: estimates of L*_S(f), L*_T(f)), probe_acc_src (source test accuracy of that fresh source
-probe: the source side of the symmetric rel_dt_probe), tau = loss_tgt - loss_src. rel_dt needs the vanilla
-trial of the same seed and is filled in by the sweep.
+fitted head; with ``transfer.probe_folds`` = k, k-fold cross-validated over all target images),
+loss_src / loss_tgt (test cross-entropy of a probe fitted on source / target train features, the
+target's cross-validated like acc_tgt: estimates of L*_S(f), L*_T(f)), probe_acc_src (source test
+accuracy of that fresh source probe: the source side of the symmetric rel_dt_probe),
+tau = loss_tgt - loss_src. rel_dt needs the vanilla trial of the same seed and is filled in by the
+sweep.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from rt_core.experiment.config import DataConfig, ExperimentConfig
 from rt_core.experiment.evaluation import accuracy_and_loss, predict, robust_accuracy
 from rt_core.experiment.models import SplitModel
 from rt_core.experiment.training import Generators, train_source
-from rt_core.experiment.transfer import extract_features, finetune, fit_linear_probe
+from rt_core.experiment.transfer import cross_validated_logits, extract_features, finetune, fit_linear_probe
 from rt_core.experiment.trials import VANILLA, Trial
 from rt_core.host.augmentation import Augmentation
 from rt_core.host.lookup import create_augmentation, create_model, create_regularizer, registries
@@ -86,12 +88,18 @@ def _probe_metrics(model: SplitModel, src: Domain, tgt: Domain, cfg: ExperimentC
     feats = {name: extract_features(model, x) for name, x in
              (("s_tr", src.x_train), ("s_te", src.x_test), ("t_tr", tgt.x_train), ("t_te", tgt.x_test))}
     t1 = time.perf_counter()
+    t = cfg.transfer
     out = {}
     for dom, tr, te, d in (("src", "s_tr", "s_te", src), ("tgt", "t_tr", "t_te", tgt)):
-        probe = fit_linear_probe(feats[tr], d.y_train, d.num_classes, cfg.transfer.probe_l2,
-                                 cfg.transfer.probe_iters, cfg.transfer.probe_tol)
-        with torch.no_grad():
-            acc, loss = accuracy_and_loss(probe(feats[te]), d.y_test)
+        if dom == "tgt" and t.probe_folds:
+            y = torch.cat([d.y_train, d.y_test])
+            logits = cross_validated_logits(torch.cat([feats[tr], feats[te]]), y, d.num_classes,
+                                            t.probe_folds, t.probe_l2, t.probe_iters, t.probe_tol)
+            acc, loss = accuracy_and_loss(logits, y)
+        else:
+            probe = fit_linear_probe(feats[tr], d.y_train, d.num_classes, t.probe_l2, t.probe_iters, t.probe_tol)
+            with torch.no_grad():
+                acc, loss = accuracy_and_loss(probe(feats[te]), d.y_test)
         out[f"loss_{dom}"] = loss
         out["acc_tgt" if dom == "tgt" else "probe_acc_src"] = acc
     return out, {"features_s": t1 - t0, "head_fit_s": time.perf_counter() - t1}

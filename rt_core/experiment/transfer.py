@@ -2,8 +2,9 @@
 
 ``linear_probe`` (default): extract f(x) once, standardise with the train statistics, and fit a
 multinomial logistic regression min_{W,b} mean CE(W z + b, y) + l2 ||W||_F^2 by full-batch
-L-BFGS-B (scipy) on its analytic gradient. ``finetune``: a fresh head, all parameters trained by SGD with
-batch-norm statistics frozen (what the released [XU22] code does).
+L-BFGS-B (scipy) on its analytic gradient; with k folds (:func:`cross_validated_logits`), every
+target image is scored by the probe fitted on the other folds. ``finetune``: a fresh head, all
+parameters trained by SGD with batch-norm statistics frozen (what the released [XU22] code does).
 """
 
 from __future__ import annotations
@@ -81,6 +82,32 @@ def fit_linear_probe(z: torch.Tensor, y: torch.Tensor, num_classes: int, l2: flo
         probe.linear.weight.copy_(wb[:, :-1])
         probe.linear.bias.copy_(wb[:, -1])
     return probe.float()
+
+
+def stratified_folds(y: torch.Tensor, folds: int, seed: int = 0) -> list[np.ndarray]:
+    """Test indices of ``folds`` stratified folds of labels y (scikit-learn's StratifiedKFold,
+    shuffled with ``seed``): every index in exactly one fold, each class split as evenly as it can."""
+    from sklearn.model_selection import StratifiedKFold
+
+    labels = y.cpu().numpy()
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    return [test for _, test in splitter.split(np.zeros(len(labels)), labels)]
+
+
+def cross_validated_logits(z: torch.Tensor, y: torch.Tensor, num_classes: int, folds: int, l2: float,
+                           max_iter: int = 200, tol: float = 1e-9, seed: int = 0) -> torch.Tensor:
+    """Out-of-fold probe logits: row i comes from :func:`fit_linear_probe` (own standardisation,
+    zero start) on every fold but the one holding i. The folds depend on y and ``seed`` only, so
+    every model evaluated on the same data is scored on the same folds."""
+    logits = torch.empty(len(y), num_classes, device=z.device)
+    for test in stratified_folds(y, folds, seed):
+        test = torch.from_numpy(test).to(z.device)
+        train = torch.ones(len(y), dtype=torch.bool, device=z.device)
+        train[test] = False
+        probe = fit_linear_probe(z[train], y[train], num_classes, l2, max_iter, tol)
+        with torch.no_grad():
+            logits[test] = probe(z[test])
+    return logits
 
 
 def _freeze_batchnorm(model: nn.Module) -> None:
