@@ -97,6 +97,24 @@ def test_one_seed_out_of_order_in_five_is_unstable_by_counting():
     assert set(share.values()) == {share["p0"]} and abs(share["p0"] - 0.737) < 0.03
 
 
+def test_seeds_to_decide_resamples_the_reports_own_rule():
+    from theory.report.plan import seeds_to_decide
+
+    family = [f"p{i}" for i in range(7)]
+    ordered = np.tile([0.0, 2.0, 4.0], (5, 1))
+    one_off = ordered.copy()
+    one_off[2] = [0.0, 4.0, 2.0]
+    for table, sizes in ((ordered, {5}), (one_off, {6, 8})):  # one_off decides in 74% of draws of 5
+        tables = {p: table.copy() for p in family}
+        got = seeds_to_decide(tables, dict.fromkeys(family, 0), dict.fromkeys(family, "rises"), 0.05, 2.0)
+        assert {n for n, _ in got.values()} <= sizes and {v for _, v in got.values()} == {"agrees"}
+    falling = {p: -ordered for p in family}
+    got = seeds_to_decide(falling, dict.fromkeys(family, 0), dict.fromkeys(family, "rises"), 0.05, 2.0)
+    assert set(got.values()) == {(5, "disagrees")}
+    null = {"n": _table(0.0, seeds=6, levels=3)}  # an exact null: no draw size decides it
+    assert seeds_to_decide(null, {"n": 0}, {"n": "rises"}, 0.05, 2.0) == {"n": (None, None)}
+
+
 def test_seed_effects_and_their_interval_resample_seeds():
     t = np.array([[0.0, 1.0, 2.0, 3.0], [0.0, 2.0, 4.0, 6.0], [0.0, np.nan, 1.0, 1.5]])
     eff = st.seed_effects(t)

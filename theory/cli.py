@@ -167,6 +167,7 @@ def plan_command(args: argparse.Namespace) -> int:
 
     from rt_core import RtError
     from theory.report.job import store_plan
+    from theory.report.sections import decide_cell
 
     if not 0.0 < args.power < 1.0:
         raise RtError(f"--power must lie in (0, 1), got {args.power}")
@@ -177,13 +178,16 @@ def plan_command(args: argparse.Namespace) -> int:
         print(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
         return 0
     print(f"seeds for {rows[0].power:.0%} power to detect a rel_dt effect of {rows[0].effect:g} points over the "
-          f"swept range (t-test on per-seed effects, alpha {alpha:g}; Holm: alpha / {len(rows)})")
-    print(f"{'plugin':<14}{'seeds now':>10}{'SD effect':>11}{'detect':>8}{'w/ Holm':>9}{'show none':>11}")
+          f"swept range (t-test on per-seed effects, alpha {alpha:g}; Holm: alpha / {len(rows)});\n"
+          f"decide: seeds at which {rows[0].power:.0%} of draws from the measured seeds reach a decided verdict under "
+          f"the report's own rule (Page's L, Holm, TOST), for the measured effects")
+    print(f"{'plugin':<14}{'seeds now':>10}{'SD effect':>11}{'detect':>8}{'w/ Holm':>9}{'show none':>11}  decide")
     for r in rows:
         sd = "-" if r.effect_sd is None else f"{r.effect_sd:.2f}"
         cells = ["-" if n is None else str(n) for n in (r.seeds_to_detect, r.seeds_to_detect_holm,
                                                            r.seeds_for_equivalence)]
-        print(f"{r.plugin:<14}{r.seeds_measured:>10}{sd:>11}{cells[0]:>8}{cells[1]:>9}{cells[2]:>11}")
+        print(f"{r.plugin:<14}{r.seeds_measured:>10}{sd:>11}{cells[0]:>8}{cells[1]:>9}{cells[2]:>11}  "
+              f"{decide_cell(r)}")
     return 0
 
 

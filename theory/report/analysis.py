@@ -22,6 +22,7 @@ whose verdict equals the full-data verdict; below 0.8 the verdict is labelled un
 from __future__ import annotations
 
 import gc
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -184,24 +185,36 @@ def _judge(expected: str, d: Decision, alpha: float, margin: float) -> tuple[str
     return "inconclusive", f"the theory makes no prediction here; measured {test}"
 
 
-def stability(tables: dict[str, np.ndarray], expected: dict[str, str], alpha: float, margin: float,
-              excluded: dict[str, int], full: dict[str, str], resamples: int,
-              rng: np.random.Generator) -> dict[str, float]:
-    """Share of seed-bootstrap resamples (rows of every table drawn together) reproducing ``full``."""
+def resampled_verdicts(tables: dict[str, np.ndarray], expected: dict[str, str], alpha: float, margin: float,
+                       excluded: dict[str, int], size: int, resamples: int,
+                       rng: np.random.Generator) -> dict[str, Counter]:
+    """Per plugin, how often each verdict comes out over ``resamples`` draws of ``size`` seeds with
+    replacement from the measured ones (rows of every table drawn together; Holm and TOST redone)."""
     n = len(next(iter(tables.values()))) if tables else 0
+    counts = {p: Counter() for p in tables}
     if n == 0:
-        return {}
-    hits = dict.fromkeys(tables, 0)
+        return counts
     gc.freeze()  # statsmodels' Holm calls gc.collect(): slow with torch loaded unless the heap is frozen
     try:
         for _ in range(resamples):
-            idx = rng.integers(0, n, n)
-            labels = decide_family({p: t[idx] for p, t in tables.items()}, expected, alpha, margin, excluded)
-            for p, d in labels.items():
-                hits[p] += d.verdict == full[p]
+            idx = rng.integers(0, n, size)
+            for p, d in decide_family({p: t[idx] for p, t in tables.items()}, expected, alpha, margin,
+                                      excluded).items():
+                counts[p][d.verdict] += 1
     finally:
         gc.unfreeze()
-    return {p: h / resamples for p, h in hits.items()}
+    return counts
+
+
+def stability(tables: dict[str, np.ndarray], expected: dict[str, str], alpha: float, margin: float,
+              excluded: dict[str, int], full: dict[str, str], resamples: int,
+              rng: np.random.Generator) -> dict[str, float]:
+    """Share of seed-bootstrap resamples (as many seeds as measured) reproducing ``full``."""
+    n = len(next(iter(tables.values()))) if tables else 0
+    if n == 0:
+        return {}
+    counts = resampled_verdicts(tables, expected, alpha, margin, excluded, n, resamples, rng)
+    return {p: c[full[p]] / resamples for p, c in counts.items()}
 
 
 def estimate(values: np.ndarray, resamples: int, rng: np.random.Generator) -> Estimate:

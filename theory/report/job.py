@@ -113,7 +113,11 @@ def _plan_blocks(report: Report) -> list[Block]:
                  f"range (`[report] plan_effect`, default the equivalence margin), from the measured seed-to-seed "
                  f"SD of each plugin's effect: t-test at alpha = {s.alpha:g}, and at alpha / {len(report.plugins)} "
                  f"(Holm's first step); for \"no effect\" predictions, the seeds for the equivalence test to "
-                 f"succeed at ±{s.equivalence_margin:g} when the true effect is 0. `rt plan DIR` prints the same."),
+                 f"succeed at ±{s.equivalence_margin:g} when the true effect is 0. The last column sizes the "
+                 f"measured effects under this report's own rule: the smallest number of seeds, drawn with "
+                 f"replacement from the measured ones, at which 80% of 100 draws reach a decided verdict "
+                 f"(Page's L, Holm, TOST redone on each), and that verdict; it treats the measured seeds as the "
+                 f"population, so with few seeds it is optimistic. `rt plan DIR` prints the same."),
             sections.plan_table(report)]
 
 

@@ -1,20 +1,50 @@
 """``rt plan``: how many seeds a study needs, from a results store's measured seed-to-seed spread.
 
-Per plugin, the spread is the standard deviation over seeds of the per-seed rel_dt effect (the
-fitted change over the swept range, theory.report.statistics). Seeds are sized for a one-sample
-t-test of that effect (statsmodels TTestPower), the parametric stand-in for the blocked Page test:
-to detect ``effect`` points with ``power`` at two-sided alpha, and at alpha / plugins (what Holm
-asks of the smallest p-value of the report); for "none" predictions, also the seeds for the
-equivalence test against +-margin to succeed when the true effect is 0.
+Two answers per plugin:
+- t-test model: the spread is the standard deviation over seeds of the per-seed rel_dt effect (the
+  fitted change over the swept range, theory.report.statistics). Seeds are sized for a one-sample
+  t-test of that effect (statsmodels TTestPower), the parametric stand-in for the blocked Page
+  test: to detect ``effect`` points with ``power`` at two-sided alpha, and at alpha / plugins (what
+  Holm asks of the smallest p-value of the report); for "none" predictions, also the seeds for the
+  equivalence test against +-margin to succeed when the true effect is 0.
+- resampled, the report's own rule: draw n seeds with replacement from the measured ones (every
+  plugin's table with the same draw, as the report's stability does), decide every plugin as the
+  report does (Page's L, Holm over the plugins, TOST), and take the smallest n of ``SEED_GRID`` at
+  which at least ``power`` of the draws reach a decided verdict (agrees or disagrees), with the
+  verdict most of them reach. This sizes the measured effects, whatever their size, under the
+  test that will be run; it treats the measured seeds as the population, so with few seeds it is
+  optimistic (a seed unlike all of them is never drawn).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from theory.report import analysis as an
 from theory.report import statistics as st
 from theory.report.analysis import PluginData
 from theory.report.verdicts import PlanRow
+
+SEED_GRID = (5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64)
+DECIDED = ("agrees", "disagrees")
+
+
+def seeds_to_decide(tables: dict[str, np.ndarray], excluded: dict[str, int], expected: dict[str, str],
+                    alpha: float, margin: float, power: float = 0.8, resamples: int = 100, seed: int = 0
+                    ) -> dict[str, tuple[int | None, str | None]]:
+    """Per plugin (n, verdict) from its seeds x levels rel_dt table: the resampled answer of the
+    module docstring; (None, None) when no n of SEED_GRID reaches ``power``."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, tuple[int | None, str | None]] = dict.fromkeys(tables, (None, None))
+    for n in SEED_GRID:
+        pending = [p for p in tables if out[p][0] is None]
+        if not pending:
+            break
+        counts = an.resampled_verdicts(tables, expected, alpha, margin, excluded, n, resamples, rng)
+        for p in pending:
+            if sum(counts[p][v] for v in DECIDED) >= power * resamples:
+                out[p] = (n, max(DECIDED, key=lambda v, c=counts[p]: c[v]))
+    return out
 
 
 def plan(data: dict[str, PluginData], expected: dict[str, str], effect: float, alpha: float, margin: float,
@@ -22,6 +52,8 @@ def plan(data: dict[str, PluginData], expected: dict[str, str], effect: float, a
     """One PlanRow per plugin (module docstring)."""
     rows = []
     family = max(1, len(data))
+    decide = seeds_to_decide({p: d.tables["rel_dt"] for p, d in data.items()},
+                             {p: len(d.excluded) for p, d in data.items()}, expected, alpha, margin, power)
     for p in sorted(data):
         effects = st.seed_effects(data[p].tables["rel_dt"])
         sd = float(np.std(effects, ddof=1)) if len(effects) >= 2 else None
@@ -29,5 +61,5 @@ def plan(data: dict[str, PluginData], expected: dict[str, str], effect: float, a
         holm = st.seeds_needed(sd, effect, alpha / family, power) if sd else None
         equiv = st.seeds_needed(sd, margin, alpha, power, equivalence=True) \
             if sd and expected.get(p) == "none" else None
-        rows.append(PlanRow(p, len(effects), sd, effect, power, detect, holm, equiv))
+        rows.append(PlanRow(p, len(effects), sd, effect, power, detect, holm, equiv, *decide[p]))
     return rows

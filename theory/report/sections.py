@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from rt_core.results.render import Block, Code, Figure, Heading, Table, Text
-from theory.report.verdicts import Estimate, PluginVerdict, Report
+from theory.report.verdicts import Estimate, PlanRow, PluginVerdict, Report
 
 PREDICTED = {"rises": "rel_dt rises", "none": "no systematic effect", "unknown": "no prediction"}
 STRENGTH_METRICS = (("acc_src", "acc_src %"), ("acc_tgt", "acc_tgt %"), ("rob_src", "rob_src %"),
@@ -140,11 +140,18 @@ def notes(v: PluginVerdict) -> list[Block]:
 
 def plan_table(report: Report) -> Table:
     header = ("plugin", "seeds measured", "SD of effect over seeds", "seeds to detect", "with Holm",
-              "seeds to show none")
+              "seeds to show none", "seeds to decide (resampled)")
     rows = tuple((r.plugin, str(r.seeds_measured), "-" if r.effect_sd is None else f"{r.effect_sd:.2f}",
-                  _n(r.seeds_to_detect), _n(r.seeds_to_detect_holm), _n(r.seeds_for_equivalence))
+                  _n(r.seeds_to_detect), _n(r.seeds_to_detect_holm), _n(r.seeds_for_equivalence), decide_cell(r))
                  for r in report.plan)
     return Table(header, rows)
+
+
+def decide_cell(r: PlanRow) -> str:
+    """"8 (agrees)", or "> 64" when no seed count of the grid decides."""
+    from theory.report.plan import SEED_GRID
+
+    return f"> {SEED_GRID[-1]}" if r.seeds_to_decide is None else f"{r.seeds_to_decide} ({r.decided_as})"
 
 
 def _n(n: int | None) -> str:

@@ -172,7 +172,9 @@ class Report:
 
 @dataclass(frozen=True)
 class PlanRow:
-    """Seeds a study needs per plugin, from the measured seed-to-seed spread of the rel_dt effect."""
+    """Seeds a study needs per plugin: from the measured seed-to-seed spread of the rel_dt effect
+    (t-test model), and by resampling the measured seeds through the report's own rule
+    (``seeds_to_decide``: None beyond theory.report.plan.SEED_GRID; ``decided_as``: the verdict)."""
 
     plugin: str
     seeds_measured: int
@@ -182,3 +184,5 @@ class PlanRow:
     seeds_to_detect: int | None
     seeds_to_detect_holm: int | None
     seeds_for_equivalence: int | None
+    seeds_to_decide: int | None = None
+    decided_as: str | None = None
