@@ -12,6 +12,15 @@ from rt_core.cli import main
 from rt_core.results.store import Store
 from tests.tiny import TINY
 
+
+@pytest.fixture(autouse=True)
+def _fresh_domains(monkeypatch):
+    """Each case loads its data from its own cache folder, not from the process's loaded domains."""
+    from rt_core.experiment import pipeline
+
+    monkeypatch.setattr(pipeline, "_DOMAINS", {})
+
+
 SWEEP_BLUR = '[[sweep]]\nplugin = "blur"\nstrengths = [1.0]\n'
 
 
@@ -69,6 +78,9 @@ CASES = {
     "dataset root without the data": (
         TINY.replace('dataset = "handwritten_digits"\noptions = { size = 8 }', 'dataset = "cifar10"\nroot = "ROOT"'),
         None, [], r"dataset 'cifar10' not found under root .*empty-root.*: put "),
+    "more folds than a target class has images": (
+        TINY.replace("probe_iters = 30", "probe_iters = 30\nprobe_folds = 500"), None, [],
+        r"transfer\.probe_folds: 500 folds need at least 500 target images of every class, and class \d+ has \d+"),
     "cuda without a GPU": (TINY, None, ["--device", "cuda"], r"no CUDA GPU is visible; use --device cpu or auto"),
     "ray option without ray": (TINY, None, ["--address", "10.0.0.1:6379"], r"--address is a Ray option"),
 }

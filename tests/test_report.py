@@ -112,7 +112,24 @@ def test_seeds_to_decide_resamples_the_reports_own_rule():
     got = seeds_to_decide(falling, dict.fromkeys(family, 0), dict.fromkeys(family, "rises"), 0.05, 2.0)
     assert set(got.values()) == {(5, "disagrees")}
     null = {"n": _table(0.0, seeds=6, levels=3)}  # an exact null: no draw size decides it
-    assert seeds_to_decide(null, {"n": 0}, {"n": "rises"}, 0.05, 2.0) == {"n": (None, None)}
+    assert seeds_to_decide(null, {"n": 0}, {"n": "rises"}, 0.05, 2.0) == {"n": (None, "undecided")}
+    # not sized: no prediction, fewer than 3 levels, fewer than 3 seeds
+    for table, expected in ((ordered, "unknown"), (ordered[:, :2], "rises"), (ordered[:2], "rises")):
+        assert seeds_to_decide({"x": table}, {"x": 0}, {"x": expected}, 0.05, 2.0) == {"x": (None, None)}
+
+
+def test_a_split_between_agrees_and_disagrees_is_not_a_decision(monkeypatch):
+    from collections import Counter
+
+    from theory.report import plan as pl
+
+    split = Counter(agrees=50, disagrees=45, inconclusive=5)
+    monkeypatch.setattr(pl.an, "resampled_verdicts", lambda tables, *a: {p: split for p in tables})
+    table = np.tile([0.0, 1.0, 2.0], (5, 1))
+    assert pl.seeds_to_decide({"x": table}, {"x": 0}, {"x": "none"}, 0.05, 2.0) == {"x": (None, "undecided")}
+    clear = Counter(agrees=12, disagrees=85, inconclusive=3)
+    monkeypatch.setattr(pl.an, "resampled_verdicts", lambda tables, *a: {p: clear for p in tables})
+    assert pl.seeds_to_decide({"x": table}, {"x": 0}, {"x": "none"}, 0.05, 2.0) == {"x": (5, "disagrees")}
 
 
 def test_seed_effects_and_their_interval_resample_seeds():

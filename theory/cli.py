@@ -179,8 +179,8 @@ def plan_command(args: argparse.Namespace) -> int:
         return 0
     print(f"seeds for {rows[0].power:.0%} power to detect a rel_dt effect of {rows[0].effect:g} points over the "
           f"swept range (t-test on per-seed effects, alpha {alpha:g}; Holm: alpha / {len(rows)});\n"
-          f"decide: seeds at which {rows[0].power:.0%} of draws from the measured seeds reach a decided verdict under "
-          f"the report's own rule (Page's L, Holm, TOST), for the measured effects")
+          f"decide: seeds at which {rows[0].power:.0%} of draws from the measured seeds reach the same decided "
+          f"verdict under the report's own rule (Page's L, Holm, TOST), for the measured effects")
     print(f"{'plugin':<14}{'seeds now':>10}{'SD effect':>11}{'detect':>8}{'w/ Holm':>9}{'show none':>11}  decide")
     for r in rows:
         sd = "-" if r.effect_sd is None else f"{r.effect_sd:.2f}"

@@ -122,3 +122,17 @@ def check_model_fits(cfg: Any, src: Any, tgt: Any, device: Any) -> None:
             raise RtError(f"{where}: model '{cfg.model.name}' {cfg.model.options} cannot take {where} images "
                           f"of shape {shape} ({str(err).splitlines()[0]}); make [{where}] options give the "
                           "image size the model expects (e.g. model.options.image_size)") from err
+
+
+def check_probe_folds(cfg: Any, tgt: Any) -> None:
+    """k-fold target probes need every target class in every fold: at least k images of each."""
+    import torch
+
+    k = cfg.transfer.probe_folds
+    if not k:
+        return
+    counts = torch.bincount(torch.cat([tgt.y_train, tgt.y_test]).cpu(), minlength=tgt.num_classes)
+    smallest = int(counts.min())
+    if smallest < k:
+        raise RtError(f"transfer.probe_folds: {k} folds need at least {k} target images of every class, and "
+                      f"class {int(counts.argmin())} has {smallest}; lower probe_folds or use a larger target set")

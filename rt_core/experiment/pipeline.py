@@ -2,7 +2,8 @@
 
 Metrics (accuracies in percent): acc_src (clean source test accuracy of g_s . f), rob_src (PGD
 accuracy on the first ``attack.n_eval`` source test images), acc_tgt (target test accuracy of the
-fitted head; with ``transfer.probe_folds`` = k, k-fold cross-validated over all target images),
+fitted head; with ``transfer.probe_folds`` = k, k-fold cross-validated over the target's train
+and test images together, every image when its val split is empty),
 loss_src / loss_tgt (test cross-entropy of a probe fitted on source / target train features, the
 target's cross-validated like acc_tgt: estimates of L*_S(f), L*_T(f)), probe_acc_src (source test
 accuracy of that fresh source probe: the source side of the symmetric rel_dt_probe),

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from rt_core.errors import RtError
 from rt_core.experiment.checkpoints import brought_info, save_model
-from rt_core.experiment.checks import check_model_fits, check_out_dir
+from rt_core.experiment.checks import check_model_fits, check_out_dir, check_probe_folds
 from rt_core.experiment.config import ExperimentConfig
 from rt_core.experiment.environment import resolve_device, versions
 from rt_core.experiment.interrupts import SigintGuard, SweepInterrupted
@@ -219,6 +219,7 @@ def run_sweep(cfg: ExperimentConfig, out: str, device: str = "auto", force: bool
     if todo:  # load (and so check) the data before the first write; kept for the trials run here
         src, tgt = domains(cfg, resolve_device(worker_device) if here else torch.device("cpu"))
         check_model_fits(cfg, src, tgt, src.x_train.device)
+        check_probe_folds(cfg, tgt)
         todo = make_packs(cfg, todo, pack, src.num_classes)
     store = _open_for_writing(out, cfg)
     try:

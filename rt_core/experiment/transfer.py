@@ -97,8 +97,8 @@ def stratified_folds(y: torch.Tensor, folds: int, seed: int = 0) -> list[np.ndar
 def cross_validated_logits(z: torch.Tensor, y: torch.Tensor, num_classes: int, folds: int, l2: float,
                            max_iter: int = 200, tol: float = 1e-9, seed: int = 0) -> torch.Tensor:
     """Out-of-fold probe logits: row i comes from :func:`fit_linear_probe` (own standardisation,
-    zero start) on every fold but the one holding i. The folds depend on y and ``seed`` only, so
-    every model evaluated on the same data is scored on the same folds."""
+    zero start) on every fold but the one holding i. The folds depend on y (its values and order)
+    and ``seed`` only, so every model evaluated on the same images is scored on the same folds."""
     logits = torch.empty(len(y), num_classes, device=z.device)
     for test in stratified_folds(y, folds, seed):
         test = torch.from_numpy(test).to(z.device)
@@ -106,7 +106,7 @@ def cross_validated_logits(z: torch.Tensor, y: torch.Tensor, num_classes: int, f
         train[test] = False
         probe = fit_linear_probe(z[train], y[train], num_classes, l2, max_iter, tol)
         with torch.no_grad():
-            logits[test] = probe(z[test])
+            logits[test] = probe(z[test].float())
     return logits
 
 

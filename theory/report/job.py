@@ -115,9 +115,10 @@ def _plan_blocks(report: Report) -> list[Block]:
                  f"(Holm's first step); for \"no effect\" predictions, the seeds for the equivalence test to "
                  f"succeed at ±{s.equivalence_margin:g} when the true effect is 0. The last column sizes the "
                  f"measured effects under this report's own rule: the smallest number of seeds, drawn with "
-                 f"replacement from the measured ones, at which 80% of 100 draws reach a decided verdict "
+                 f"replacement from the measured ones, at which 80% of 100 draws reach the same decided verdict "
                  f"(Page's L, Holm, TOST redone on each), and that verdict; it treats the measured seeds as the "
-                 f"population, so with few seeds it is optimistic. `rt plan DIR` prints the same."),
+                 f"population, so with few seeds it is optimistic (not given below 3 seeds). `rt plan DIR` "
+                 f"prints the same."),
             sections.plan_table(report)]
 
 

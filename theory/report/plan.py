@@ -10,10 +10,12 @@ Two answers per plugin:
 - resampled, the report's own rule: draw n seeds with replacement from the measured ones (every
   plugin's table with the same draw, as the report's stability does), decide every plugin as the
   report does (Page's L, Holm over the plugins, TOST), and take the smallest n of ``SEED_GRID`` at
-  which at least ``power`` of the draws reach a decided verdict (agrees or disagrees), with the
-  verdict most of them reach. This sizes the measured effects, whatever their size, under the
-  test that will be run; it treats the measured seeds as the population, so with few seeds it is
-  optimistic (a seed unlike all of them is never drawn).
+  which at least ``power`` of the draws reach the same decided verdict (all "agrees" or all
+  "disagrees": a split between them is not a decision). This sizes the measured effects, whatever
+  their size, under the test that will be run; it treats the measured seeds as the population, so
+  with few seeds it is optimistic (a seed unlike all of them is never drawn), and it is not given
+  with fewer than ``MIN_SEEDS`` complete seeds, nor for plugins no seed count can decide (no
+  prediction, or fewer than 3 strength levels).
 """
 
 from __future__ import annotations
@@ -27,23 +29,32 @@ from theory.report.verdicts import PlanRow
 
 SEED_GRID = (5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64)
 DECIDED = ("agrees", "disagrees")
+MIN_SEEDS = 3
+UNDECIDED = "undecided"  # decided_as when no n of SEED_GRID reaches the power
+
+
+def _sizable(table: np.ndarray, expected: str) -> bool:
+    return expected in ("rises", "none") and table.shape[1] >= 3 and len(st.complete_rows(table)) >= MIN_SEEDS
 
 
 def seeds_to_decide(tables: dict[str, np.ndarray], excluded: dict[str, int], expected: dict[str, str],
                     alpha: float, margin: float, power: float = 0.8, resamples: int = 100, seed: int = 0
                     ) -> dict[str, tuple[int | None, str | None]]:
     """Per plugin (n, verdict) from its seeds x levels rel_dt table: the resampled answer of the
-    module docstring; (None, None) when no n of SEED_GRID reaches ``power``."""
+    module docstring; (None, UNDECIDED) when no n of SEED_GRID reaches ``power``, (None, None) when
+    the plugin is not sized (module docstring)."""
     rng = np.random.default_rng(seed)
-    out: dict[str, tuple[int | None, str | None]] = dict.fromkeys(tables, (None, None))
+    out: dict[str, tuple[int | None, str | None]] = {
+        p: (None, UNDECIDED if _sizable(t, expected.get(p, "unknown")) else None) for p, t in tables.items()}
     for n in SEED_GRID:
-        pending = [p for p in tables if out[p][0] is None]
+        pending = [p for p in tables if out[p] == (None, UNDECIDED)]
         if not pending:
             break
         counts = an.resampled_verdicts(tables, expected, alpha, margin, excluded, n, resamples, rng)
         for p in pending:
-            if sum(counts[p][v] for v in DECIDED) >= power * resamples:
-                out[p] = (n, max(DECIDED, key=lambda v, c=counts[p]: c[v]))
+            verdict = max(DECIDED, key=lambda v, c=counts[p]: c[v])
+            if counts[p][verdict] >= power * resamples:
+                out[p] = (n, verdict)
     return out
 
 

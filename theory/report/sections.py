@@ -148,10 +148,12 @@ def plan_table(report: Report) -> Table:
 
 
 def decide_cell(r: PlanRow) -> str:
-    """"8 (agrees)", or "> 64" when no seed count of the grid decides."""
-    from theory.report.plan import SEED_GRID
+    """"8 (agrees)"; "> 64" when no seed count of the grid decides; "-" when not sized."""
+    from theory.report.plan import SEED_GRID, UNDECIDED
 
-    return f"> {SEED_GRID[-1]}" if r.seeds_to_decide is None else f"{r.seeds_to_decide} ({r.decided_as})"
+    if r.seeds_to_decide is not None:
+        return f"{r.seeds_to_decide} ({r.decided_as})"
+    return f"> {SEED_GRID[-1]}" if r.decided_as == UNDECIDED else "-"
 
 
 def _n(n: int | None) -> str:

@@ -174,7 +174,8 @@ class Report:
 class PlanRow:
     """Seeds a study needs per plugin: from the measured seed-to-seed spread of the rel_dt effect
     (t-test model), and by resampling the measured seeds through the report's own rule
-    (``seeds_to_decide``: None beyond theory.report.plan.SEED_GRID; ``decided_as``: the verdict)."""
+    (``seeds_to_decide``, ``decided_as``: n and the verdict; None and "undecided" beyond
+    theory.report.plan.SEED_GRID; None and None when not sized)."""
 
     plugin: str
     seeds_measured: int
