@@ -81,14 +81,21 @@ def test_stability_is_one_for_a_clear_effect_and_a_coin_flip_at_the_boundary():
     assert 0.35 < flip["x"] < 0.65
 
 
+def _five_seeds(swapped: bool) -> np.ndarray:
+    """5 seeds x 3 levels rising by 2 points a level; with ``swapped``, seed 2 has its two strengths
+    in the wrong order (Page's L = 69 of 70)."""
+    t = np.tile([0.0, 2.0, 4.0], (5, 1))
+    if swapped:
+        t[2] = [0.0, 4.0, 2.0]
+    return t
+
+
 def test_one_seed_out_of_order_in_five_is_unstable_by_counting():
     """5 seeds x 3 levels, 7 plugins with the same table: four seeds in order, one with the two
     strengths swapped (L = 69, p = 0.0028, Holm 0.02: agrees). A seed resample keeps the verdict
     when it draws that seed at most once (twice: L = 68, p = 0.013, Holm 0.09), which happens with
     probability (4/5)^5 + 5 (1/5) (4/5)^4 = 0.737: below 0.8, so such a verdict is unstable."""
-    t = np.tile([0.0, 2.0, 4.0], (5, 1))
-    t[2] = [0.0, 4.0, 2.0]
-    tables = {f"p{i}": t.copy() for i in range(7)}
+    tables = {f"p{i}": _five_seeds(swapped=True) for i in range(7)}
     expected = dict.fromkeys(tables, "rises")
     full = {p: d.verdict for p, d in _decide(tables, expected).items()}
     assert set(full.values()) == {"agrees"} and _decide(tables, expected)["p0"].trend.statistic == 69
@@ -101,9 +108,7 @@ def test_seeds_to_decide_resamples_the_reports_own_rule():
     from theory.report.plan import seeds_to_decide
 
     family = [f"p{i}" for i in range(7)]
-    ordered = np.tile([0.0, 2.0, 4.0], (5, 1))
-    one_off = ordered.copy()
-    one_off[2] = [0.0, 4.0, 2.0]
+    ordered, one_off = _five_seeds(swapped=False), _five_seeds(swapped=True)
     for table, sizes in ((ordered, {5}), (one_off, {6, 8})):  # one_off decides in 74% of draws of 5
         tables = {p: table.copy() for p in family}
         got = seeds_to_decide(tables, dict.fromkeys(family, 0), dict.fromkeys(family, "rises"), 0.05, 2.0)

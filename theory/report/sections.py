@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from rt_core.results.render import Block, Code, Figure, Heading, Table, Text
+from theory.report.plan import SEED_GRID, UNDECIDED
 from theory.report.verdicts import Estimate, PlanRow, PluginVerdict, Report
 
 PREDICTED = {"rises": "rel_dt rises", "none": "no systematic effect", "unknown": "no prediction"}
@@ -149,8 +150,6 @@ def plan_table(report: Report) -> Table:
 
 def decide_cell(r: PlanRow) -> str:
     """"8 (agrees)"; "> 64" when no seed count of the grid decides; "-" when not sized."""
-    from theory.report.plan import SEED_GRID, UNDECIDED
-
     if r.seeds_to_decide is not None:
         return f"{r.seeds_to_decide} ({r.decided_as})"
     return f"> {SEED_GRID[-1]}" if r.decided_as == UNDECIDED else "-"
