@@ -47,3 +47,32 @@ def test_cifar_cnn_rejects_an_unknown_norm():
 
     with pytest.raises(ValueError, match="norm"):
         rt_core.create_model("cifar_cnn", norm="layer")
+
+
+def test_per_image_standardisation_gives_each_image_zero_mean_and_unit_std():
+    model = rt_core.create_model("cifar_cnn", width=0.25, hidden=32, image_size=16, input_norm="per_image")
+    first = model.features[0]
+    # pixel std of U[0, s] is s/sqrt(12): every image (and its half-contrast copy) stays above the floor
+    x = torch.rand(4, 3, 16, 16) * torch.tensor([0.3, 0.5, 1.0, 0.4]).view(4, 1, 1, 1)
+    z = first(x)
+    assert torch.allclose(z.mean(dim=(1, 2, 3)), torch.zeros(4), atol=1e-5)
+    assert torch.allclose(z.std(dim=(1, 2, 3), unbiased=False), torch.ones(4), atol=1e-4)
+    # a brightness shift and a contrast change of an image leave its standardised version unchanged
+    assert torch.allclose(first(0.5 * x + 0.2), z, atol=1e-4)
+
+
+def test_per_image_standardisation_floors_the_std_of_a_flat_image():
+    first = rt_core.create_model("cifar_cnn", width=0.25, hidden=32, image_size=16, input_norm="per_image").features[0]
+    flat = torch.full((1, 3, 16, 16), 0.7)
+    flat[0, 0, 0, 0] = 0.7 + 1e-3  # std ~ 3.6e-5, below the floor 1/sqrt(768)
+    z = first(flat)
+    n = flat.numel()
+    expected = (flat - flat.mean()) * n ** 0.5  # TensorFlow's per_image_standardization: std floored at 1/sqrt(N)
+    assert torch.isfinite(z).all() and torch.allclose(z, expected, atol=1e-6)
+
+
+def test_cifar_cnn_rejects_an_unknown_input_norm():
+    import pytest
+
+    with pytest.raises(ValueError, match="input_norm"):
+        rt_core.create_model("cifar_cnn", input_norm="per_pixel")

@@ -28,6 +28,30 @@ class Normalize(nn.Module):
         return (x - self.mean) / self.std
 
 
+class PerImageStandardize(nn.Module):
+    """x -> (x - mean(x)) / max(std(x), 1 / sqrt(N)) per image, mean and (population) std over its
+    N = C*H*W values: TensorFlow's ``per_image_standardization``, the SVHN practice of contrast
+    normalisation. It removes each image's background level and contrast (the printed digits'
+    random colours) before the first conv; the floor keeps a flat image finite. torch has no such
+    layer (``F.normalize``/``LayerNorm`` differ: no mean removal, or learned affine per position)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=(1, 2, 3), keepdim=True)
+        std = x.std(dim=(1, 2, 3), keepdim=True, unbiased=False)
+        return (x - mean) / std.clamp_min(1.0 / math.sqrt(x[0].numel()))
+
+
+INPUT_NORMS = ("dataset", "per_image")
+
+
+def input_norm_layer(input_norm: str) -> nn.Module:
+    """The model's first layer: ``Normalize`` with the CIFAR statistics ("dataset", the released
+    models) or ``PerImageStandardize`` ("per_image")."""
+    if input_norm not in INPUT_NORMS:
+        raise ValueError(f"unknown input_norm '{input_norm}'; use one of {', '.join(INPUT_NORMS)}")
+    return Normalize() if input_norm == "dataset" else PerImageStandardize()
+
+
 class SplitModel(nn.Module):
     """h(x) = head(features(x)); ``features`` includes the normalisation layer."""
 
@@ -82,11 +106,12 @@ def _conv_block(cin: int, cout: int, norm: str) -> list[nn.Module]:
 
 def cifar_cnn(num_classes: int = 10, width: float = 1.0, hidden: int = 256,
               image_size: int = 32, in_channels: int = 3, init: str = "kaiming",
-              norm: str = "none") -> SplitModel:
+              norm: str = "none", input_norm: str = "dataset") -> SplitModel:
     """The [XU22] CIFAR_CNN; ``width`` scales the conv channels (32, 64) for small quick runs;
     ``init`` is "kaiming" (He, default) or "torch" (PyTorch's default, as the released code);
     ``norm`` adds a normalisation layer after each conv: "none" (default, the released model),
-    "batch" (BatchNorm2d) or "group" (GroupNorm); with one, the convs have no bias."""
+    "batch" (BatchNorm2d) or "group" (GroupNorm); with one, the convs have no bias; ``input_norm``
+    is the first layer (``input_norm_layer``: "dataset" as released, or "per_image")."""
     if init not in ("kaiming", "torch"):
         raise ValueError(f"unknown init '{init}'; use kaiming or torch")
     if norm not in NORMS:
@@ -94,7 +119,7 @@ def cifar_cnn(num_classes: int = 10, width: float = 1.0, hidden: int = 256,
     c1, c2 = max(1, round(32 * width)), max(1, round(64 * width))
     flat = c2 * (image_size // 4) ** 2
     features = nn.Sequential(
-        Normalize(),
+        input_norm_layer(input_norm),
         *_conv_block(in_channels, c1, norm), *_conv_block(c1, c1, norm), nn.MaxPool2d(2),
         *_conv_block(c1, c2, norm), *_conv_block(c2, c2, norm), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(flat, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
