@@ -52,6 +52,7 @@ def test_cifar_cnn_rejects_an_unknown_norm():
 def test_per_image_standardisation_gives_each_image_zero_mean_and_unit_std():
     model = rt_core.create_model("cifar_cnn", width=0.25, hidden=32, image_size=16, input_norm="per_image")
     first = model.features[0]
+    assert isinstance(first, rt_core.PerImageStandardize)
     # pixel std of U[0, s] is s/sqrt(12): every image (and its half-contrast copy) stays above the floor
     x = torch.rand(4, 3, 16, 16) * torch.tensor([0.3, 0.5, 1.0, 0.4]).view(4, 1, 1, 1)
     z = first(x)
