@@ -123,6 +123,74 @@ def test_seeds_to_decide_resamples_the_reports_own_rule():
         assert seeds_to_decide({"x": table}, {"x": 0}, {"x": expected}, 0.05, 2.0) == {"x": (None, None)}
 
 
+def test_replication_matches_the_closed_form_of_one_seed_out_of_order():
+    """7 plugins with the 5-seed table whose one seed is out of order: a study of 5 seeds drawn from
+    it agrees with probability q = 0.737 (the stability test above) and is inconclusive otherwise,
+    so 3 independent studies reach one verdict with probability q^3 + (1 - q)^3 = 0.418, on all 7
+    plugins at once (the tables are equal) or on none."""
+    from theory.report.plan import replication
+
+    tables = {f"p{i}": _five_seeds(swapped=True) for i in range(7)}
+    rep = replication(tables, dict.fromkeys(tables, 0), dict.fromkeys(tables, "rises"), 0.05, 2.0,
+                      seeds=5, runs=3, draws=2000)
+    q = 0.8 ** 5 + 5 * 0.2 * 0.8 ** 4
+    assert abs(rep.same["p0"] - (q ** 3 + (1 - q) ** 3)) < 0.04 and set(rep.same.values()) == {rep.same["p0"]}
+    assert rep.coinciding[7] == rep.same["p0"] and rep.coinciding[0] == pytest.approx(1 - rep.same["p0"])
+    assert sum(rep.coinciding[1:7]) == 0 and rep.at_least(6) == rep.coinciding[7]
+    assert rep.mean_coinciding == pytest.approx(7 * rep.same["p0"])
+
+
+def test_replication_of_a_clear_effect_an_unpredicted_plugin_and_too_few_seeds():
+    from theory.report.plan import replication
+
+    clear = _table(3.0, seeds=8)
+    rep = replication({"c": clear, "u": clear}, {"c": 0, "u": 0}, {"c": "rises", "u": "unknown"}, 0.05, 2.0,
+                      seeds=8, runs=3, draws=200)
+    assert rep.same["c"] >= 0.97 and rep.same["u"] == 1.0  # agrees every time / inconclusive every time
+    assert rep.at_least(2) >= 0.95 and rep.seeds_measured == 8 and len(rep.coinciding) == 3
+    # two studies of the coin-flip boundary table (agrees with q) reach one verdict with q^2 + (1-q)^2
+    rng = np.random.default_rng(3)
+    flip = np.array([rng.permutation(4) for _ in range(24)], float)
+    flip[:4] = np.arange(4)
+    flip -= flip[:, :1]
+    q = an.stability({"x": flip}, {"x": "rises"}, 0.05, 2.0, {"x": 0}, {"x": "agrees"}, 1000,
+                     np.random.default_rng(1))["x"]
+    two = replication({"x": flip}, {"x": 0}, {"x": "rises"}, 0.05, 2.0, seeds=24, runs=2, draws=1000)
+    assert abs(two.same["x"] - (q ** 2 + (1 - q) ** 2)) < 0.06 and two.same["x"] < 0.7
+    assert replication({"x": clear[:2]}, {"x": 0}, {"x": "rises"}, 0.05, 2.0, seeds=5) is None
+
+
+def test_plan_command_prints_the_replication_of_a_committed_demo(capsys):
+    from rt_core.cli import main
+
+    store = ROOT / "docs" / "results" / "demo-seeds-0-4"
+    assert main(["plan", str(store), "--seeds", "5", "--draws", "40"]) == 0
+    text = capsys.readouterr().out
+    assert "same 3x5: share of 40 draws of 3 independent studies of 5 seeds each" in text
+    assert "3 studies of 5 seeds reach the same verdicts on all 7 plugins in" in text
+    assert main(["plan", str(store), "--seeds", "5", "--draws", "40", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    line = next(ln for ln in text.splitlines() if ln.startswith("rescale "))
+    rescale = next(r for r in rows if r["plugin"] == "rescale")["replication"]
+    assert rescale["runs"] == 3 and line.split()[-1] == f"{rescale['same_verdict']:.2f}"
+    for flag in (["--runs", "1"], ["--seeds", "0"], ["--draws", "0"]):
+        assert main(["plan", str(store), *flag]) == 2
+        assert "must be at least" in capsys.readouterr().err
+
+
+def test_plan_of_a_vanilla_only_store_is_one_clear_error(tmp_path, monkeypatch, capsys):
+    from rt_core.cli import main
+    from tests.tiny import TINY
+
+    monkeypatch.setenv("RT_CACHE", str(tmp_path / "cache"))
+    config = tmp_path / "vanilla.toml"
+    config.write_text("sweep = []\n" + TINY.split("[[sweep]]")[0].replace("seeds = [0, 1]", "seeds = [0]"))
+    assert main(["run", str(config), "--out", str(tmp_path / "exp"), "--device", "cpu", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["plan", str(tmp_path / "exp")]) == 2
+    assert "holds no plugin trials (only vanilla ones)" in capsys.readouterr().err
+
+
 def test_a_split_between_agrees_and_disagrees_is_not_a_decision(monkeypatch):
     from collections import Counter
 

@@ -158,37 +158,77 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
                    help="rel_dt effect over the swept range to detect, in points (default: the config's "
                         "[report] plan_effect, else its equivalence margin, 2 points)")
     p.add_argument("--power", type=float, default=0.8)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--runs", type=int, default=3,
+                   help="replication: how many independent studies must reach the same verdict (default 3)")
+    p.add_argument("--seeds", type=int, default=None,
+                   help="replication: seeds in each of those studies (default: as many as the store has)")
+    p.add_argument("--draws", type=int, default=200, help="replication: draws of the --runs studies (default 200)")
+    p.add_argument("--json", action="store_true",
+                   help="rows as JSON, each with its replication share (the joint counts are in the text)")
 
 
 def plan_command(args: argparse.Namespace) -> int:
-    """Seeds a study needs per plugin, from a results store's measured seed-to-seed spread."""
+    """Seeds a study needs per plugin, from a results store's measured seed-to-seed spread, and how
+    often independent studies would reach the same verdicts."""
     import dataclasses
 
     from rt_core import RtError
-    from theory.report.job import store_plan
-    from theory.report.sections import decide_cell
+    from theory.report.job import store_plan, store_replication
 
     if not 0.0 < args.power < 1.0:
         raise RtError(f"--power must lie in (0, 1), got {args.power}")
     if args.effect is not None and args.effect <= 0:
         raise RtError(f"--effect must be > 0 points, got {args.effect}")
+    for flag, value, low in (("--runs", args.runs, 2), ("--seeds", args.seeds, 1), ("--draws", args.draws, 1)):
+        if value is not None and value < low:
+            raise RtError(f"{flag} must be at least {low}, got {value}")
     rows, alpha = store_plan(args.directory, args.effect, args.power)
+    if not rows:
+        raise RtError(f"{args.directory} holds no plugin trials (only vanilla ones): nothing to plan; "
+                      "run a config with a [[sweep]]")
+    rep = store_replication(args.directory, args.seeds, args.runs, args.draws)
     if args.json:
-        print(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
+        print(json.dumps([{**dataclasses.asdict(r), "replication": _replication_json(rep, r.plugin)}
+                          for r in rows], indent=2))
         return 0
+    _print_plan(rows, alpha, rep)
+    return 0
+
+
+def _replication_json(rep, plugin: str) -> dict | None:
+    if rep is None:
+        return None
+    return {"runs": rep.runs, "seeds": rep.seeds, "draws": rep.draws, "same_verdict": rep.same[plugin]}
+
+
+def _print_plan(rows: list, alpha: float, rep) -> None:
+    from theory.report.sections import decide_cell
+
+    same = f"same {rep.runs}x{rep.seeds}" if rep else ""
     print(f"seeds for {rows[0].power:.0%} power to detect a rel_dt effect of {rows[0].effect:g} points over the "
           f"swept range (t-test on per-seed effects, alpha {alpha:g}; Holm: alpha / {len(rows)});\n"
           f"decide: seeds at which {rows[0].power:.0%} of draws from the measured seeds reach the same decided "
           f"verdict under the report's own rule (Page's L, Holm, TOST), for the measured effects")
-    print(f"{'plugin':<14}{'seeds now':>10}{'SD effect':>11}{'detect':>8}{'w/ Holm':>9}{'show none':>11}  decide")
+    if rep:
+        print(f"{same}: share of {rep.draws} draws of {rep.runs} independent studies of {rep.seeds} seeds each "
+              f"(drawn with replacement from the {rep.seeds_measured} measured seeds) that all reach the same "
+              "verdict")
+    print(f"{'plugin':<14}{'seeds now':>10}{'SD effect':>11}{'detect':>8}{'w/ Holm':>9}{'show none':>11}  "
+          f"{'decide':<16}{same}")
     for r in rows:
         sd = "-" if r.effect_sd is None else f"{r.effect_sd:.2f}"
         cells = ["-" if n is None else str(n) for n in (r.seeds_to_detect, r.seeds_to_detect_holm,
                                                            r.seeds_for_equivalence)]
+        tail = f"{rep.same[r.plugin]:.2f}" if rep else ""
         print(f"{r.plugin:<14}{r.seeds_measured:>10}{sd:>11}{cells[0]:>8}{cells[1]:>9}{cells[2]:>11}  "
-              f"{decide_cell(r)}")
-    return 0
+              f"{decide_cell(r):<16}{tail}".rstrip())
+    if rep:
+        n = len(rows)
+        print(f"{rep.runs} studies of {rep.seeds} seeds reach the same verdicts on all {n} plugins in "
+              f"{rep.at_least(n):.0%} of draws, on at least {n - 1} in {rep.at_least(n - 1):.0%}; "
+              f"on {rep.mean_coinciding:.2f} plugins on average")
+    else:
+        print("replication: not given (it needs at least 3 measured seeds to draw from)")
 
 
 @hookimpl

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -185,24 +186,33 @@ def _judge(expected: str, d: Decision, alpha: float, margin: float) -> tuple[str
     return "inconclusive", f"the theory makes no prediction here; measured {test}"
 
 
+def drawn_verdicts(tables: dict[str, np.ndarray], expected: dict[str, str], alpha: float, margin: float,
+                   excluded: dict[str, int], size: int, draws: int,
+                   rng: np.random.Generator) -> Iterator[dict[str, str]]:
+    """The verdict of every plugin in each of ``draws`` studies of ``size`` seeds drawn with
+    replacement from the measured ones (rows of every table drawn together; Holm and TOST redone)."""
+    n = len(next(iter(tables.values()))) if tables else 0
+    if n == 0:
+        return
+    gc.freeze()  # statsmodels' Holm calls gc.collect(): slow with torch loaded unless the heap is frozen
+    try:
+        for _ in range(draws):
+            idx = rng.integers(0, n, size)
+            yield {p: d.verdict for p, d in decide_family({p: t[idx] for p, t in tables.items()}, expected,
+                                                          alpha, margin, excluded).items()}
+    finally:
+        gc.unfreeze()
+
+
 def resampled_verdicts(tables: dict[str, np.ndarray], expected: dict[str, str], alpha: float, margin: float,
                        excluded: dict[str, int], size: int, resamples: int,
                        rng: np.random.Generator) -> dict[str, Counter]:
-    """Per plugin, how often each verdict comes out over ``resamples`` draws of ``size`` seeds with
-    replacement from the measured ones (rows of every table drawn together; Holm and TOST redone)."""
-    n = len(next(iter(tables.values()))) if tables else 0
+    """Per plugin, how often each verdict comes out over ``resamples`` draws of ``size`` seeds
+    (``drawn_verdicts``)."""
     counts = {p: Counter() for p in tables}
-    if n == 0:
-        return counts
-    gc.freeze()  # statsmodels' Holm calls gc.collect(): slow with torch loaded unless the heap is frozen
-    try:
-        for _ in range(resamples):
-            idx = rng.integers(0, n, size)
-            for p, d in decide_family({p: t[idx] for p, t in tables.items()}, expected, alpha, margin,
-                                      excluded).items():
-                counts[p][d.verdict] += 1
-    finally:
-        gc.unfreeze()
+    for verdicts in drawn_verdicts(tables, expected, alpha, margin, excluded, size, resamples, rng):
+        for p, v in verdicts.items():
+            counts[p][v] += 1
     return counts
 
 

@@ -24,8 +24,8 @@ from rt_core.results.store import Store
 from theory.matching import identity_strength, min_acc_for, predict, strength_label
 from theory.report import analysis, figures, sections
 from theory.report import statistics as st
-from theory.report.plan import plan
-from theory.report.verdicts import Report, Settings
+from theory.report.plan import plan, replication
+from theory.report.verdicts import Replication, Report, Settings
 
 REQUIRED = ("plugin", "strength", "seed", "acc_src", "acc_tgt")
 FLAG_DROP = 20.0
@@ -184,14 +184,30 @@ def store_report(directory: str | Path, margin: float | None = None) -> tuple[Re
     return report, data, rows
 
 
+def _store_tables(directory: str | Path) -> tuple[dict, dict[str, str], ReportConfig]:
+    """(per-plugin data, predicted direction by plugin, report settings) of a results store."""
+    rows, _, cfg, min_acc, swept = _store_inputs(directory, None)
+    _, data, predictions = _plugins(rows, min_acc, swept)
+    return data, {p: prediction.expected for p, prediction in predictions.items()}, cfg
+
+
 def store_plan(directory: str | Path, effect: float | None = None, power: float = 0.8) -> tuple[list, float]:
     """(PlanRows, alpha) of a results store: seeds to detect ``effect`` (default: the store's
     ``[report] plan_effect``, else its equivalence margin) with ``power``."""
-    rows, _, cfg, min_acc, swept = _store_inputs(directory, None)
-    _, data, predictions = _plugins(rows, min_acc, swept)
-    expected = {p: prediction.expected for p, prediction in predictions.items()}
+    data, expected, cfg = _store_tables(directory)
     size = effect or cfg.plan_effect or cfg.equivalence_margin
     return plan(data, expected, size, cfg.alpha, cfg.equivalence_margin, power), cfg.alpha
+
+
+def store_replication(directory: str | Path, seeds: int | None = None, runs: int = 3,
+                      draws: int = 200) -> Replication | None:
+    """``theory.report.plan.replication`` of a results store: ``runs`` studies of ``seeds`` seeds
+    (default: as many as the store has)."""
+    data, expected, cfg = _store_tables(directory)
+    tables = {p: d.tables["rel_dt"] for p, d in data.items()}
+    measured = len(next(iter(tables.values()))) if tables else 0
+    return replication(tables, {p: len(d.excluded) for p, d in data.items()}, expected, cfg.alpha,
+                       cfg.equivalence_margin, seeds or measured, runs, draws)
 
 
 def report_store(directory: str | Path, out: str | Path | None = None, margin: float | None = None) -> Path:

@@ -16,6 +16,11 @@ Two answers per plugin:
   with few seeds it is optimistic (a seed unlike all of them is never drawn), and it is not given
   with fewer than ``MIN_SEEDS`` complete seeds, nor for plugins no seed count can decide (no
   prediction, or fewer than 3 strength levels).
+
+Replication (``replication``): how often ``runs`` independent studies of n seeds each, every one
+drawn the same way and decided by the same rule, reach the same verdict per plugin, and on how many
+plugins they all coincide: the chance that, e.g., three disjoint demo runs tell the same story. Like
+the resampled answer it takes the measured seeds as the population.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import numpy as np
 from theory.report import analysis as an
 from theory.report import statistics as st
 from theory.report.analysis import PluginData
-from theory.report.verdicts import PlanRow
+from theory.report.verdicts import PlanRow, Replication
 
 SEED_GRID = (5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64)
 DECIDED = ("agrees", "disagrees")
@@ -74,3 +79,27 @@ def plan(data: dict[str, PluginData], expected: dict[str, str], effect: float, a
             if sd and expected.get(p) == "none" else None
         rows.append(PlanRow(p, len(effects), sd, effect, power, detect, holm, equiv, *decide[p]))
     return rows
+
+
+def replication(tables: dict[str, np.ndarray], excluded: dict[str, int], expected: dict[str, str],
+                alpha: float, margin: float, seeds: int, runs: int = 3, draws: int = 200,
+                seed: int = 0) -> Replication | None:
+    """``draws`` times, decide ``runs`` independent studies of ``seeds`` seeds drawn with replacement
+    from the measured ones (``an.drawn_verdicts``) and count, per plugin, the draws in which every
+    run reaches one verdict, and per draw the number of such plugins (``Replication``). None with
+    fewer than ``MIN_SEEDS`` measured seeds (nothing to draw a population from)."""
+    if not tables or len(next(iter(tables.values()))) < MIN_SEEDS:
+        return None
+    rng = np.random.default_rng(seed)
+    studies = an.drawn_verdicts(tables, expected, alpha, margin, excluded, seeds, draws * runs, rng)
+    same = dict.fromkeys(tables, 0)
+    coinciding = [0] * (len(tables) + 1)
+    for _ in range(draws):
+        verdicts = [next(studies) for _ in range(runs)]
+        agreeing = [p for p in tables if len({v[p] for v in verdicts}) == 1]
+        for p in agreeing:
+            same[p] += 1
+        coinciding[len(agreeing)] += 1
+    studies.close()
+    return Replication(runs, seeds, len(next(iter(tables.values()))), draws,
+                       {p: n / draws for p, n in same.items()}, [n / draws for n in coinciding])

@@ -187,3 +187,30 @@ class PlanRow:
     seeds_for_equivalence: int | None
     seeds_to_decide: int | None = None
     decided_as: str | None = None
+
+
+@dataclass(frozen=True)
+class Replication:
+    """Would independent studies reach the same verdicts? ``draws`` times, ``runs`` studies of
+    ``seeds`` seeds each are drawn with replacement from the ``seeds_measured`` measured seeds and
+    each is decided by the report's rule (theory.report.plan.replication).
+
+    ``same[plugin]``: share of draws in which all runs reach one verdict (an "inconclusive" in
+    every run counts: it is the same verdict). ``coinciding[k]``: share of draws in which exactly
+    k plugins have the same verdict in all runs (k = 0 .. number of plugins)."""
+
+    runs: int
+    seeds: int
+    seeds_measured: int
+    draws: int
+    same: dict[str, float]
+    coinciding: list[float]
+
+    def at_least(self, k: int) -> float:
+        """Share of draws in which at least ``k`` plugins have the same verdict in all runs."""
+        return float(sum(self.coinciding[max(k, 0):]))
+
+    @property
+    def mean_coinciding(self) -> float:
+        """Expected number of plugins with the same verdict in all runs."""
+        return float(sum(k * share for k, share in enumerate(self.coinciding)))
