@@ -224,9 +224,9 @@ def _print_plan(rows: list, alpha: float, rep) -> None:
               f"{decide_cell(r):<16}{tail}".rstrip())
     if rep:
         n = len(rows)
+        but_one = f", on at least {n - 1} in {rep.at_least(n - 1):.0%}" if n > 1 else ""
         print(f"{rep.runs} studies of {rep.seeds} seeds reach the same verdicts on all {n} plugins in "
-              f"{rep.at_least(n):.0%} of draws, on at least {n - 1} in {rep.at_least(n - 1):.0%}; "
-              f"on {rep.mean_coinciding:.2f} plugins on average")
+              f"{rep.at_least(n):.0%} of draws{but_one}; on {rep.mean_coinciding:.2f} plugins on average")
     else:
         print("replication: not given (it needs at least 3 measured seeds to draw from)")
 
