@@ -186,12 +186,17 @@ def _judge(expected: str, d: Decision, alpha: float, margin: float) -> tuple[str
     return "inconclusive", f"the theory makes no prediction here; measured {test}"
 
 
+def seed_count(tables: dict[str, np.ndarray]) -> int:
+    """Rows (seeds) of a report's seeds x strengths tables, which all share them; 0 without tables."""
+    return len(next(iter(tables.values()))) if tables else 0
+
+
 def drawn_verdicts(tables: dict[str, np.ndarray], expected: dict[str, str], alpha: float, margin: float,
                    excluded: dict[str, int], size: int, draws: int,
                    rng: np.random.Generator) -> Iterator[dict[str, str]]:
     """The verdict of every plugin in each of ``draws`` studies of ``size`` seeds drawn with
     replacement from the measured ones (rows of every table drawn together; Holm and TOST redone)."""
-    n = len(next(iter(tables.values()))) if tables else 0
+    n = seed_count(tables)
     if n == 0:
         return
     gc.freeze()  # statsmodels' Holm calls gc.collect(): slow with torch loaded unless the heap is frozen
@@ -220,7 +225,7 @@ def stability(tables: dict[str, np.ndarray], expected: dict[str, str], alpha: fl
               excluded: dict[str, int], full: dict[str, str], resamples: int,
               rng: np.random.Generator) -> dict[str, float]:
     """Share of seed-bootstrap resamples (as many seeds as measured) reproducing ``full``."""
-    n = len(next(iter(tables.values()))) if tables else 0
+    n = seed_count(tables)
     if n == 0:
         return {}
     counts = resampled_verdicts(tables, expected, alpha, margin, excluded, n, resamples, rng)

@@ -204,10 +204,8 @@ def store_replication(directory: str | Path, seeds: int | None = None, runs: int
     """``theory.report.plan.replication`` of a results store: ``runs`` studies of ``seeds`` seeds
     (default: as many as the store has)."""
     data, expected, cfg = _store_tables(directory)
-    tables = {p: d.tables["rel_dt"] for p, d in data.items()}
-    measured = len(next(iter(tables.values()))) if tables else 0
-    return replication(tables, {p: len(d.excluded) for p, d in data.items()}, expected, cfg.alpha,
-                       cfg.equivalence_margin, seeds or measured, runs, draws)
+    return replication({p: d.tables["rel_dt"] for p, d in data.items()}, {p: len(d.excluded) for p, d in data.items()},
+                       expected, cfg.alpha, cfg.equivalence_margin, seeds, runs, draws)
 
 
 def report_store(directory: str | Path, out: str | Path | None = None, margin: float | None = None) -> Path:

@@ -82,16 +82,19 @@ def plan(data: dict[str, PluginData], expected: dict[str, str], effect: float, a
 
 
 def replication(tables: dict[str, np.ndarray], excluded: dict[str, int], expected: dict[str, str],
-                alpha: float, margin: float, seeds: int, runs: int = 3, draws: int = 200,
+                alpha: float, margin: float, seeds: int | None = None, runs: int = 3, draws: int = 200,
                 seed: int = 0) -> Replication | None:
-    """``draws`` times, decide ``runs`` independent studies of ``seeds`` seeds drawn with replacement
-    from the measured ones (``an.drawn_verdicts``) and count, per plugin, the draws in which every
-    run reaches one verdict, and per draw the number of such plugins (``Replication``). None with
-    fewer than ``MIN_SEEDS`` measured seeds (nothing to draw a population from)."""
-    if not tables or len(next(iter(tables.values()))) < MIN_SEEDS:
+    """``draws`` times, decide ``runs`` independent studies of ``seeds`` seeds (default: as many as
+    measured) drawn with replacement from the measured ones (``an.drawn_verdicts``) and count, per
+    plugin, the draws in which every run reaches one verdict, and per draw the number of such
+    plugins (``Replication``). None with fewer than ``MIN_SEEDS`` measured seeds (nothing to draw a
+    population from)."""
+    measured = an.seed_count(tables)
+    if measured < MIN_SEEDS:
         return None
+    size = seeds or measured
     rng = np.random.default_rng(seed)
-    studies = an.drawn_verdicts(tables, expected, alpha, margin, excluded, seeds, draws * runs, rng)
+    studies = an.drawn_verdicts(tables, expected, alpha, margin, excluded, size, draws * runs, rng)
     same = dict.fromkeys(tables, 0)
     coinciding = [0] * (len(tables) + 1)
     for _ in range(draws):
@@ -101,5 +104,5 @@ def replication(tables: dict[str, np.ndarray], excluded: dict[str, int], expecte
             same[p] += 1
         coinciding[len(agreeing)] += 1
     studies.close()
-    return Replication(runs, seeds, len(next(iter(tables.values()))), draws,
-                       {p: n / draws for p, n in same.items()}, [n / draws for n in coinciding])
+    return Replication(runs, size, measured, draws, {p: n / draws for p, n in same.items()},
+                       [n / draws for n in coinciding])
