@@ -4,4 +4,5 @@ import sys
 
 from rt_core.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing the module (e.g. to collect its doctests) runs nothing
+    sys.exit(main())

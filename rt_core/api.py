@@ -5,6 +5,9 @@ export the table. Errors are RtErrors with the same one-line messages as the ``r
     df = rt_core.run("sweep.toml", "runs/mine")   # resumable, like `rt run`
     df = rt_core.load_results("runs/mine")        # one row per trial, usable and delta columns
     rt_core.report("runs/mine")                   # report.md, report.html, figures/, verdicts.json
+
+The engine (torch) and pandas are imported inside the functions that use them, so ``rt export`` and
+``rt_core.report`` do not import torch.
 """
 
 from __future__ import annotations
@@ -13,7 +16,14 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rt_core import examples
 from rt_core.errors import RtError
+from rt_core.experiment.config import ExperimentConfig
+from rt_core.experiment.loading import from_dict, load_config
+from rt_core.host.lookup import get_dataset
+from rt_core.host.manager import registries, write_report
+from rt_core.results import metrics
+from rt_core.results.store import Store
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,10 +36,17 @@ def run(config: Any, out: str | Path, device: str = "auto", force: bool = False,
     """Run (or resume) the sweep of ``config`` into ``out`` and return :func:`load_results` of it.
 
     ``config``: a path to a TOML file, the name of a shipped example, a dict shaped like the TOML
-    document, or an ExperimentConfig.
+    document, or an ExperimentConfig. The config is checked before anything is written:
+
+    >>> import os, tempfile, rt_core
+    >>> out = os.path.join(tempfile.mkdtemp(), "mine")
+    >>> try:
+    ...     rt_core.run({"sweep": [{"plugin": "blurr", "strengths": [1.0]}]}, out)
+    ... except rt_core.RtError as err:
+    ...     print(str(err).split(";")[0], os.path.exists(out))
+    sweep[0].plugin: unknown plugin 'blurr' False
     """
-    from rt_core import examples
-    from rt_core.experiment.config import ExperimentConfig, from_dict, load_config
+    from rt_core.experiment.executors import LocalExecutor
     from rt_core.experiment.sweep import run_sweep
 
     if isinstance(config, ExperimentConfig):
@@ -38,13 +55,11 @@ def run(config: Any, out: str | Path, device: str = "auto", force: bool = False,
         cfg = from_dict(config)
     else:
         cfg = load_config(examples.resolve(str(config)))
-    run_sweep(cfg, str(out), device=device, force=force, quiet=quiet, pack=pack)
+    run_sweep(cfg, str(out), LocalExecutor(), device=device, force=force, quiet=quiet, pack=pack)
     return load_results(out)
 
 
 def _num_classes(config: dict) -> int:
-    from rt_core.host.lookup import get_dataset, registries
-
     name = config.get("source", {}).get("dataset", "")
     return get_dataset(name).num_classes if name in registries().datasets else 0
 
@@ -58,11 +73,18 @@ def load_results(directory: str | Path) -> pd.DataFrame:
     key, plugin, strength, seed, status, the metrics, ``usable``, ``delta_acc_src``, ``delta_acc_tgt``,
     ``rel_dt``, ``rel_dt_probe`` (against the vanilla trial of the same seed; NaN where that trial is
     missing or not finished; see ``rt_core.results.metrics``), error, epoch, and ``trained`` /
-    ``checkpoint`` for source models brought from checkpoints."""
-    import pandas as pd
+    ``checkpoint`` for source models brought from checkpoints.
 
-    from rt_core.results import metrics
-    from rt_core.results.store import Store
+    >>> import tempfile, rt_core
+    >>> from rt_core.reporting import Store
+    >>> store = Store(folder := tempfile.mkdtemp())
+    >>> for key, plugin, strength, acc_src, acc_tgt in (("v", "vanilla", 0, 90.0, 60.0), ("b", "blur", 1, 85.0, 62.0)):
+    ...     store.start(key, plugin, strength, 0, {})
+    ...     store.finish(key, "finished", {"acc_src": acc_src, "acc_tgt": acc_tgt}, {}, {})
+    >>> store.close(); rt_core.load_results(folder)[["plugin", "usable", "rel_dt"]].to_dict("records")
+    [{'plugin': 'blur', 'usable': True, 'rel_dt': 7.0}, {'plugin': 'vanilla', 'usable': True, 'rel_dt': 0.0}]
+    """
+    import pandas as pd
 
     store = Store(directory, create=False, read_only=True)
     try:
@@ -90,15 +112,31 @@ def load_results(directory: str | Path) -> pd.DataFrame:
 
 def report(directory: str | Path, out: str | Path | None = None) -> Path:
     """Write the report of ``directory`` (into ``out``, default the directory itself) through the plugin that
-    writes reports (``rt_write_report``, the same path as ``rt report``); return the path of report.md."""
-    from rt_core.host.manager import write_report
+    writes reports (``rt_write_report``, the same path as ``rt report``); return the path of report.md.
 
+    >>> import rt_core
+    >>> try:
+    ...     rt_core.report("runs/none-here")
+    ... except rt_core.RtError as err:
+    ...     print(err)
+    no results store at runs/none-here/results.sqlite; run `rt run CONFIG --out runs/none-here` first
+    """
     return Path(write_report(directory, out))
 
 
 def export(directory: str | Path, path: str | Path | None = None, format: str = "csv") -> Path:
     """Write :func:`load_results` of ``directory`` as ``csv`` or ``parquet`` (default path:
-    ``directory/results_table.<format>``); return the path."""
+    ``directory/results_table.<format>``); return the path.
+
+    >>> import tempfile, rt_core
+    >>> from rt_core.reporting import Store
+    >>> store = Store(folder := tempfile.mkdtemp())
+    >>> store.start("v", "vanilla", 0.0, 0, {})
+    >>> store.finish("v", "finished", {"acc_src": 90.0, "acc_tgt": 60.0}, {}, {}); store.close()
+    >>> path = rt_core.export(folder)
+    >>> path.name, path.read_text().splitlines()[0].split(",")[:5]
+    ('results_table.csv', ['key', 'plugin', 'strength', 'seed', 'status'])
+    """
     if format not in ("csv", "parquet"):
         raise RtError(f"--format {format}: use csv or parquet")
     df = load_results(directory)

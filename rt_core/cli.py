@@ -1,15 +1,27 @@
 """The ``rt`` command: every subcommand comes from a plugin's ``rt_register_commands(cli)`` hook,
 this module's own (``plugins``, ``run``, ``demo``) included. User errors print one line
-(``rt: error: ...``) and exit with status 2."""
+(``rt: error: ...``) and exit with status 2.
+
+The engine (``rt_core.experiment``, ``rt_core.api``: torch, pandas) is imported inside the commands that
+run it, so ``rt --help`` and ``rt plugins`` start without importing torch.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
+import time
 
+from rt_core import __version__, examples
 from rt_core.errors import RtError
+from rt_core.experiment.config import ExperimentConfig
+from rt_core.experiment.interrupts import SweepInterrupted
+from rt_core.experiment.loading import load_config
+from rt_core.host.commands import commands
 from rt_core.host.hookspecs import hookimpl
+from rt_core.host.manager import broken_plugins, get_plugin_manager, plugin_table, write_report
 
 
 def _plugins_args(p: argparse.ArgumentParser) -> None:
@@ -22,8 +34,6 @@ def _cell(values: list[str]) -> str:
 
 def plugins_command(args: argparse.Namespace) -> int:
     """List loaded plugins: name, version, hooks and what each registered, with descriptions."""
-    from rt_core.host.manager import broken_plugins, plugin_table
-
     rows = plugin_table()
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -52,13 +62,11 @@ def _plugins_text(rows: list[dict]) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every registered subcommand."""
-    from rt_core import __version__
-    from rt_core.host.commands import commands
-
     parser = argparse.ArgumentParser(prog="rt", description="regularization and transferability toolkit")
     parser.add_argument("--version", action="version", version=f"rt {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    ordered = sorted(commands().values(), key=lambda c: c.plugin != __name__)  # the host's own first
+    registered = commands(get_plugin_manager()).values()
+    ordered = sorted(registered, key=lambda c: c.plugin != __name__)  # the host's own first
     for cmd in ordered:
         p = sub.add_parser(cmd.name, help=cmd.summary)
         cmd.configure(p)
@@ -69,8 +77,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run ``rt`` with ``argv``; an RtError (bad input, a broken plugin) is one line and exit 2; Ctrl-C
     during a sweep is one line and exit 130."""
-    from rt_core.experiment.interrupts import SweepInterrupted
-
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
@@ -129,13 +135,8 @@ def parse_seeds(text: str) -> list[int]:
     return sorted(seeds)
 
 
-def load_run_config(path, seeds: str | None):
+def load_run_config(path: str, seeds: str | None) -> ExperimentConfig:
     """The validated config at ``path`` (a file or a shipped example name), its seeds replaced by ``seeds``."""
-    import dataclasses
-
-    from rt_core import examples
-    from rt_core.experiment.config import load_config
-
     cfg = load_config(examples.resolve(path))
     return cfg if seeds is None else dataclasses.replace(cfg, seeds=parse_seeds(seeds))
 
@@ -165,8 +166,8 @@ def run_command(args: argparse.Namespace) -> int:
     from rt_core.experiment.sweep import run_sweep
 
     cfg = load_run_config(args.config, args.seeds)
-    counts = run_sweep(cfg, args.out, device=args.device, force=args.force, quiet=args.quiet,
-                       executor=make_executor(args), pack=args.pack)
+    counts = run_sweep(cfg, args.out, make_executor(args), device=args.device, force=args.force, quiet=args.quiet,
+                       pack=args.pack)
     done = ", ".join(f"{v} {k}" for k, v in counts.items() if k != "total")
     print(f"{counts['total']} trials ({done}); results in {args.out}/results.sqlite and results.csv")
     if counts.get("failed"):
@@ -186,14 +187,12 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
 
 def demo_command(args: argparse.Namespace) -> int:
     """The main job: run the quickstart sweep on the embedded digits, then write its report."""
-    import time
-
+    from rt_core.experiment.executors import LocalExecutor
     from rt_core.experiment.sweep import run_sweep
-    from rt_core.host.manager import write_report
 
     cfg = load_run_config(args.config, args.seeds)
     start = time.perf_counter()
-    counts = run_sweep(cfg, args.out, device=args.device)
+    counts = run_sweep(cfg, args.out, LocalExecutor(), device=args.device)
     path = write_report(args.out)
     print(f"{counts['total']} trials in {time.perf_counter() - start:.0f} s; report: {path} and "
           f"{path.with_suffix('.html')}")

@@ -16,9 +16,9 @@ from tests.tiny import TINY
 @pytest.fixture(autouse=True)
 def _fresh_domains(monkeypatch):
     """Each case loads its data from its own cache folder, not from the process's loaded domains."""
-    from rt_core.experiment import pipeline
+    from rt_core.experiment import parts
 
-    monkeypatch.setattr(pipeline, "_DOMAINS", {})
+    monkeypatch.setattr(parts, "_DOMAINS", {})
 
 
 SWEEP_BLUR = '[[sweep]]\nplugin = "blur"\nstrengths = [1.0]\n'

@@ -53,8 +53,9 @@ def test_bad_rt_load_plugins_is_one_line_and_exit_2():
 
 def test_every_command_comes_from_a_plugin_through_rt_register_commands():
     from rt_core.host.commands import commands
+    from rt_core.host.manager import get_plugin_manager
 
-    origin = {name: cmd.plugin for name, cmd in commands().items()}
+    origin = {name: cmd.plugin for name, cmd in commands(get_plugin_manager()).items()}
     assert origin["run"] == origin["plugins"] == origin["demo"] == "rt_core.cli"
     assert origin["theory"] == origin["report"] == origin["plan"] == "theory"
     assert origin["bench"] == "bench"

@@ -3,7 +3,8 @@
 import pytest
 
 from rt_core import RtError
-from rt_core.experiment.config import from_dict, load_config, parse_number
+from rt_core.experiment.config import parse_number
+from rt_core.experiment.loading import from_dict, load_config
 from rt_core.experiment.trials import VANILLA, expand, trial_key
 
 GOOD = {"seeds": [0, 1], "sweep": [{"plugin": "blur", "strengths": [0.5, 1.0]},

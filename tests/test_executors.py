@@ -15,8 +15,8 @@ import tomllib
 import rt_core
 from rt_core import RtError
 from rt_core.cli import main
-from rt_core.experiment.config import from_dict
 from rt_core.experiment.executors import LocalExecutor, plan_workers
+from rt_core.experiment.loading import from_dict
 from rt_core.experiment.sweep import run_sweep
 from rt_core.results.store import Store
 from tests import faulty_plugins

@@ -5,8 +5,8 @@ import tomllib
 
 import rt_core
 from rt_core.cli import main
-from rt_core.experiment.config import from_dict, load_config
 from rt_core.experiment.executors import LocalExecutor
+from rt_core.experiment.loading import from_dict, load_config
 from rt_core.experiment.packing.plan import make_packs, pack_settings, packing_method
 from rt_core.experiment.sweep import run_sweep
 from rt_core.experiment.trials import Trial, expand, trial_key
@@ -92,7 +92,7 @@ def test_a_failing_plugin_in_a_pack_fails_only_its_own_trials(tmp_path, fresh_pl
 def test_diverged_models_in_a_pack_are_stored_with_their_epoch(tmp_path):
     data = tomllib.loads(TINY)
     cfg = from_dict({**data, "train": {"epochs": 2, "batch_size": 32, "lr": 1e6, "weight_decay": 0.0}})
-    counts = run_sweep(cfg, str(tmp_path / "out"), device="cpu", quiet=True, pack=6)
+    counts = run_sweep(cfg, str(tmp_path / "out"), executor=LocalExecutor(), device="cpu", quiet=True, pack=6)
     rows = Store(tmp_path / "out").rows()
     assert counts["diverged"] == 6 and all(r["status"] == "diverged" and r["epoch"] == 1 for r in rows)
     assert all(r["versions"]["packed"] == "grouped x6" for r in rows)

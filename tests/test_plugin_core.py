@@ -17,6 +17,7 @@ from rt_core import (
     Strength,
     hookimpl,
 )
+from rt_core.experiment.models import cifar_cnn
 
 BUILTIN_AUGMENTATIONS = {"blur", "rescale", "rotation", "translation"}
 BUILTIN_REGULARIZERS = {"adversarial", "jacobian", "weight_decay", "last_layer"}
@@ -64,7 +65,7 @@ def test_rt_register_datasets_models_and_a_bound_in_a_regularizer_record(rt_plug
 
         @hookimpl
         def rt_register_models(self, register):
-            register(ModelSpec("cnn_again", rt_core.experiment.models.cifar_cnn))
+            register(ModelSpec("cnn_again", cifar_cnn))
 
         @hookimpl
         def rt_register_regularizers(self, register):

@@ -9,8 +9,8 @@ import tomllib
 
 import rt_core
 from rt_core import RtError
-from rt_core.experiment.config import from_dict
 from rt_core.experiment.executors import LocalExecutor
+from rt_core.experiment.loading import from_dict
 from rt_core.experiment.sweep import run_sweep
 from rt_core.results.store import Store
 from tests import faulty_plugins
@@ -88,7 +88,7 @@ def test_without_ray_installed_the_error_says_how_to_install_it(monkeypatch):
 
 def test_a_pack_runs_as_one_ray_task_with_the_local_packed_metrics(tmp_path, one_thread):
     cfg = from_dict(tomllib.loads(Path(write_tiny(tmp_path / "t.toml")).read_text()))
-    local = run_sweep(cfg, str(tmp_path / "local"), device="cpu", quiet=True, pack=6)
+    local = run_sweep(cfg, str(tmp_path / "local"), executor=LocalExecutor(), device="cpu", quiet=True, pack=6)
     remote = run_sweep(cfg, str(tmp_path / "ray"), device="cpu", quiet=True, pack=6,
                        executor=RayExecutor(num_cpus=2, cpus_per_trial=1))
     assert local == remote == {"total": 6, "skipped": 0, "finished": 6}

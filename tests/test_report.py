@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from rt_core import RtError
-from rt_core.experiment.config import ReportConfig, load_config
+from rt_core.experiment.config import ReportConfig
+from rt_core.experiment.executors import LocalExecutor
+from rt_core.experiment.loading import load_config
 from rt_core.experiment.sweep import run_sweep
 from rt_core.results.metrics import deltas, rel_dt
 from rt_core.results.render import Code, Figure, Heading, Table, Text, render_html, render_markdown
@@ -31,8 +33,13 @@ def _table(slope, seeds=6, levels=4, noise=0.5, seed=0):
     return t - t[:, :1]
 
 
+def _family(tables, expected, margin=2.0):
+    """The family of ``tables`` (no excluded trials) at alpha 0.05."""
+    return an.Family(tables, expected, dict.fromkeys(tables, 0), 0.05, margin)
+
+
 def _decide(tables, expected, margin=2.0):
-    return an.decide_family(tables, expected, 0.05, margin, dict.fromkeys(tables, 0))
+    return an.decide_family(_family(tables, expected, margin))
 
 
 @pytest.mark.parametrize("slope,expected,verdict", [
@@ -68,7 +75,7 @@ def test_holm_on_a_known_family():
 def test_stability_is_one_for_a_clear_effect_and_a_coin_flip_at_the_boundary():
     clear = {"c": _table(3.0, seeds=8)}
     full = {"c": _decide(clear, {"c": "rises"})["c"].verdict}
-    share = an.stability(clear, {"c": "rises"}, 0.05, 2.0, {"c": 0}, full, 300, np.random.default_rng(0))
+    share = an.stability(_family(clear, {"c": "rises"}), full, 300, np.random.default_rng(0))
     assert full["c"] == "agrees" and share["c"] >= 0.98
     rng = np.random.default_rng(3)
     t = np.array([rng.permutation(4) for _ in range(24)], float)
@@ -76,8 +83,7 @@ def test_stability_is_one_for_a_clear_effect_and_a_coin_flip_at_the_boundary():
     t -= t[:, :1]
     d = _decide({"x": t}, {"x": "rises"})["x"]
     assert 0.03 < d.trend.p_value < 0.1
-    flip = an.stability({"x": t}, {"x": "rises"}, 0.05, 2.0, {"x": 0}, {"x": d.verdict}, 400,
-                        np.random.default_rng(0))
+    flip = an.stability(_family({"x": t}, {"x": "rises"}), {"x": d.verdict}, 400, np.random.default_rng(0))
     assert 0.35 < flip["x"] < 0.65
 
 
@@ -99,8 +105,7 @@ def test_one_seed_out_of_order_in_five_is_unstable_by_counting():
     expected = dict.fromkeys(tables, "rises")
     full = {p: d.verdict for p, d in _decide(tables, expected).items()}
     assert set(full.values()) == {"agrees"} and _decide(tables, expected)["p0"].trend.statistic == 69
-    share = an.stability(tables, expected, 0.05, 2.0, dict.fromkeys(tables, 0), full, 2000,
-                         np.random.default_rng(0))
+    share = an.stability(_family(tables, expected), full, 2000, np.random.default_rng(0))
     assert set(share.values()) == {share["p0"]} and abs(share["p0"] - 0.737) < 0.03
 
 
@@ -111,16 +116,16 @@ def test_seeds_to_decide_resamples_the_reports_own_rule():
     ordered, one_off = _five_seeds(swapped=False), _five_seeds(swapped=True)
     for table, sizes in ((ordered, {5}), (one_off, {6, 8})):  # one_off decides in 74% of draws of 5
         tables = {p: table.copy() for p in family}
-        got = seeds_to_decide(tables, dict.fromkeys(family, 0), dict.fromkeys(family, "rises"), 0.05, 2.0)
+        got = seeds_to_decide(_family(tables, dict.fromkeys(family, "rises")))
         assert {n for n, _ in got.values()} <= sizes and {v for _, v in got.values()} == {"agrees"}
     falling = {p: -ordered for p in family}
-    got = seeds_to_decide(falling, dict.fromkeys(family, 0), dict.fromkeys(family, "rises"), 0.05, 2.0)
+    got = seeds_to_decide(_family(falling, dict.fromkeys(family, "rises")))
     assert set(got.values()) == {(5, "disagrees")}
     null = {"n": _table(0.0, seeds=6, levels=3)}  # an exact null: no draw size decides it
-    assert seeds_to_decide(null, {"n": 0}, {"n": "rises"}, 0.05, 2.0) == {"n": (None, "undecided")}
+    assert seeds_to_decide(_family(null, {"n": "rises"})) == {"n": (None, "undecided")}
     # not sized: no prediction, fewer than 3 levels, fewer than 3 seeds
     for table, expected in ((ordered, "unknown"), (ordered[:, :2], "rises"), (ordered[:2], "rises")):
-        assert seeds_to_decide({"x": table}, {"x": 0}, {"x": expected}, 0.05, 2.0) == {"x": (None, None)}
+        assert seeds_to_decide(_family({"x": table}, {"x": expected})) == {"x": (None, None)}
 
 
 def test_replication_matches_the_closed_form_of_one_seed_out_of_order():
@@ -131,8 +136,7 @@ def test_replication_matches_the_closed_form_of_one_seed_out_of_order():
     from theory.report.plan import replication
 
     tables = {f"p{i}": _five_seeds(swapped=True) for i in range(7)}
-    rep = replication(tables, dict.fromkeys(tables, 0), dict.fromkeys(tables, "rises"), 0.05, 2.0,
-                      seeds=5, runs=3, draws=2000)
+    rep = replication(_family(tables, dict.fromkeys(tables, "rises")), seeds=5, runs=3, draws=2000)
     q = 0.8 ** 5 + 5 * 0.2 * 0.8 ** 4
     assert abs(rep.same["p0"] - (q ** 3 + (1 - q) ** 3)) < 0.04 and set(rep.same.values()) == {rep.same["p0"]}
     assert rep.coinciding[7] == rep.same["p0"] and rep.coinciding[0] == pytest.approx(1 - rep.same["p0"])
@@ -144,8 +148,7 @@ def test_replication_of_a_clear_effect_an_unpredicted_plugin_and_too_few_seeds()
     from theory.report.plan import replication
 
     clear = _table(3.0, seeds=8)
-    rep = replication({"c": clear, "u": clear}, {"c": 0, "u": 0}, {"c": "rises", "u": "unknown"}, 0.05, 2.0,
-                      seeds=8, runs=3, draws=200)
+    rep = replication(_family({"c": clear, "u": clear}, {"c": "rises", "u": "unknown"}), seeds=8, runs=3, draws=200)
     assert rep.same["c"] >= 0.97 and rep.same["u"] == 1.0  # agrees every time / inconclusive every time
     assert rep.at_least(2) >= 0.95 and rep.seeds_measured == 8 and len(rep.coinciding) == 3
     # two studies of the coin-flip boundary table (agrees with q) reach one verdict with q^2 + (1-q)^2
@@ -153,11 +156,10 @@ def test_replication_of_a_clear_effect_an_unpredicted_plugin_and_too_few_seeds()
     flip = np.array([rng.permutation(4) for _ in range(24)], float)
     flip[:4] = np.arange(4)
     flip -= flip[:, :1]
-    q = an.stability({"x": flip}, {"x": "rises"}, 0.05, 2.0, {"x": 0}, {"x": "agrees"}, 1000,
-                     np.random.default_rng(1))["x"]
-    two = replication({"x": flip}, {"x": 0}, {"x": "rises"}, 0.05, 2.0, seeds=24, runs=2, draws=1000)
+    q = an.stability(_family({"x": flip}, {"x": "rises"}), {"x": "agrees"}, 1000, np.random.default_rng(1))["x"]
+    two = replication(_family({"x": flip}, {"x": "rises"}), seeds=24, runs=2, draws=1000)
     assert abs(two.same["x"] - (q ** 2 + (1 - q) ** 2)) < 0.06 and two.same["x"] < 0.7
-    assert replication({"x": clear[:2]}, {"x": 0}, {"x": "rises"}, 0.05, 2.0, seeds=5) is None
+    assert replication(_family({"x": clear[:2]}, {"x": "rises"}), seeds=5) is None
 
 
 def test_plan_command_prints_the_replication_of_a_committed_demo(capsys):
@@ -197,12 +199,12 @@ def test_a_split_between_agrees_and_disagrees_is_not_a_decision(monkeypatch):
     from theory.report import plan as pl
 
     split = Counter(agrees=50, disagrees=45, inconclusive=5)
-    monkeypatch.setattr(pl.an, "resampled_verdicts", lambda tables, *a: {p: split for p in tables})
+    monkeypatch.setattr(pl.an, "resampled_verdicts", lambda family, *a: {p: split for p in family.tables})
     table = np.tile([0.0, 1.0, 2.0], (5, 1))
-    assert pl.seeds_to_decide({"x": table}, {"x": 0}, {"x": "none"}, 0.05, 2.0) == {"x": (None, "undecided")}
+    assert pl.seeds_to_decide(_family({"x": table}, {"x": "none"})) == {"x": (None, "undecided")}
     clear = Counter(agrees=12, disagrees=85, inconclusive=3)
-    monkeypatch.setattr(pl.an, "resampled_verdicts", lambda tables, *a: {p: clear for p in tables})
-    assert pl.seeds_to_decide({"x": table}, {"x": 0}, {"x": "none"}, 0.05, 2.0) == {"x": (5, "disagrees")}
+    monkeypatch.setattr(pl.an, "resampled_verdicts", lambda family, *a: {p: clear for p in family.tables})
+    assert pl.seeds_to_decide(_family({"x": table}, {"x": "none"})) == {"x": (5, "disagrees")}
 
 
 def test_seed_effects_and_their_interval_resample_seeds():
@@ -313,7 +315,7 @@ def test_renderer_turns_markdown_tables_into_html_tables(tmp_path):
 def test_report_and_plan_from_a_tiny_store(tmp_path, monkeypatch):
     monkeypatch.setenv("RT_CACHE", str(tmp_path / "cache"))
     cfg = load_config(write_tiny(tmp_path / "tiny.toml", "[report]\nequivalence_margin = 3.0\nresamples = 100\n"))
-    run_sweep(cfg, str(tmp_path / "exp"), device="cpu", quiet=True)
+    run_sweep(cfg, str(tmp_path / "exp"), executor=LocalExecutor(), device="cpu", quiet=True)
     md = report_store(tmp_path / "exp")
     text = md.read_text()
     verdicts = json.loads((tmp_path / "exp" / "verdicts.json").read_text())

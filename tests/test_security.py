@@ -49,7 +49,7 @@ def test_a_cached_file_whose_pickle_runs_code_is_refused_without_running_it(tmp_
 
 
 def test_config_values_are_never_evaluated(tmp_path):
-    from rt_core.experiment.config import load_config
+    from rt_core.experiment.loading import load_config
 
     target = tmp_path / "pwned"
     code = f"__import__('pathlib').Path('{target}').touch()"

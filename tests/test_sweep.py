@@ -11,9 +11,11 @@ import pytest
 import torch
 
 from rt_core import RtError
-from rt_core.experiment.config import from_dict, load_config
 from rt_core.experiment.environment import resolve_device
-from rt_core.experiment.pipeline import load_domain, run_trial
+from rt_core.experiment.executors import LocalExecutor
+from rt_core.experiment.loading import from_dict, load_config
+from rt_core.experiment.parts import load_domain
+from rt_core.experiment.pipeline import run_trial
 from rt_core.experiment.sweep import fill_rel_dt, run_sweep
 from rt_core.experiment.trials import Trial
 from rt_core.results.store import METRICS, Store
@@ -27,7 +29,7 @@ def _cache(tmp_path, monkeypatch):
 
 def test_sweep_fills_every_trial_and_metric_and_resumes(tmp_path):
     cfg = load_config(write_tiny(tmp_path / "tiny.toml"))
-    counts = run_sweep(cfg, str(tmp_path / "out"), device="cpu", quiet=True)
+    counts = run_sweep(cfg, str(tmp_path / "out"), executor=LocalExecutor(), device="cpu", quiet=True)
     assert counts == {"total": 6, "skipped": 0, "finished": 6}
     rows = Store(tmp_path / "out").rows()
     assert len(rows) == 6 and all(r["status"] == "finished" for r in rows)
@@ -37,7 +39,7 @@ def test_sweep_fills_every_trial_and_metric_and_resumes(tmp_path):
         assert r["versions"]["torch"] == torch.__version__ and r["config"]["trial"]["seed"] == r["seed"]
         assert 0 <= r["metrics"]["rob_src"] <= 100 and r["started"] <= r["finished"]
     assert all(r["metrics"]["rel_dt"] == 0.0 for r in rows if r["plugin"] == "vanilla")
-    again = run_sweep(cfg, str(tmp_path / "out"), device="cpu", quiet=True)
+    again = run_sweep(cfg, str(tmp_path / "out"), executor=LocalExecutor(), device="cpu", quiet=True)
     assert again == {"total": 6, "skipped": 6}
     assert (tmp_path / "out" / "results.csv").read_text().count("\n") == 7
 
@@ -57,7 +59,7 @@ def test_cross_validated_acc_tgt_scores_every_target_image_once(tmp_path):
     recomputed here from the kept model's features; the source side stays on its split."""
     from rt_core.experiment.checkpoints import load_into
     from rt_core.experiment.evaluation import accuracy_and_loss
-    from rt_core.experiment.pipeline import new_model
+    from rt_core.experiment.parts import new_model
     from rt_core.experiment.transfer import cross_validated_logits, extract_features
 
     plain = from_dict(_tiny_dict(write_tiny(tmp_path / "tiny.toml")))
@@ -101,7 +103,7 @@ def test_rel_dt_arithmetic(tmp_path):
 def test_diverged_trial_is_stored_with_its_epoch(tmp_path):
     path = write_tiny(tmp_path / "t.toml")
     cfg = from_dict({**_tiny_dict(path), "train": {"epochs": 2, "batch_size": 32, "lr": 1e6, "weight_decay": 0.0}})
-    counts = run_sweep(cfg, str(tmp_path / "out"), device="cpu", quiet=True)
+    counts = run_sweep(cfg, str(tmp_path / "out"), executor=LocalExecutor(), device="cpu", quiet=True)
     rows = Store(tmp_path / "out").rows()
     assert counts["diverged"] == len(rows) and all(r["status"] == "diverged" and r["epoch"] == 1 for r in rows)
 
@@ -116,11 +118,12 @@ def _tiny_dict(path):
 def test_store_from_a_different_config_is_refused_unless_forced(tmp_path):
     path = write_tiny(tmp_path / "tiny.toml")
     cfg = load_config(path)
-    run_sweep(from_dict({**_tiny_dict(path), "sweep": []}), str(tmp_path / "out"), device="cpu", quiet=True)
+    run_sweep(from_dict({**_tiny_dict(path), "sweep": []}), str(tmp_path / "out"), executor=LocalExecutor(),
+              device="cpu", quiet=True)
     other = from_dict({**_tiny_dict(path), "sweep": [], "attack": {"eps": 0.5, "steps": 2, "n_eval": 20}})
     with pytest.raises(RtError, match="holds results of a different config.*--force"):
-        run_sweep(other, str(tmp_path / "out"), device="cpu", quiet=True)
-    assert run_sweep(cfg, str(tmp_path / "out"), device="cpu", quiet=True)["skipped"] == 2
+        run_sweep(other, str(tmp_path / "out"), executor=LocalExecutor(), device="cpu", quiet=True)
+    assert run_sweep(cfg, str(tmp_path / "out"), executor=LocalExecutor(), device="cpu", quiet=True)["skipped"] == 2
 
 
 def test_a_foreign_sqlite_file_is_refused(tmp_path):
@@ -216,7 +219,6 @@ def test_crop_flip_keeps_shape_and_moves_content():
 
 
 def test_each_trial_records_its_own_start_time(tmp_path):
-    from rt_core.experiment.executors import LocalExecutor
 
     cfg = load_config(write_tiny(tmp_path / "tiny.toml"))  # one trial after another, so times do not overlap
     run_sweep(cfg, str(tmp_path / "out"), device="cpu", quiet=True, executor=LocalExecutor(1, 1))

@@ -73,7 +73,7 @@ def test_a_missing_section_is_refused(tmp_path, capsys, section):
 def test_no_sweep_is_refused_and_an_explicit_empty_sweep_runs_vanilla_only(tmp_path, capsys):
     text = TINY[:TINY.index("[[sweep]]")]
     _run_bad(tmp_path, capsys, text, r"no \[\[sweep\]\] tables, so only vanilla trials would run.*sweep = \[\]")
-    from rt_core.experiment.config import load_config
+    from rt_core.experiment.loading import load_config
 
     explicit = tmp_path / "v.toml"
     explicit.write_text("sweep = []\n" + text)

@@ -41,7 +41,7 @@ def crash_sweep(path):
     the first time, leaving ``marker``) and crash_always (its worker dies every time)."""
     import tomllib
 
-    from rt_core.experiment.config import from_dict
+    from rt_core.experiment.loading import from_dict
 
     marker = path / "crashed-once"
     extra = (f'[[sweep]]\nplugin = "crash_once"\nstrengths = [0.5]\noptions = {{ marker = "{marker}" }}\n'

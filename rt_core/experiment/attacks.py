@@ -44,7 +44,14 @@ def _step(delta: torch.Tensor, grad: torch.Tensor, alpha: float, norm: str) -> t
 
 
 def project(delta: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
-    """Project each example's perturbation onto the eps-ball of the norm."""
+    """Project each example's perturbation onto the eps-ball of the norm.
+
+    >>> import torch
+    >>> delta = torch.tensor([[3.0, 4.0], [0.3, 0.0]]).view(2, 1, 1, 2)  # L2 norms 5 and 0.3
+    >>> l2, linf = project(delta, 1.0, "l2").flatten(1), project(delta, 1.0, "linf").flatten(1)
+    >>> torch.allclose(l2, torch.tensor([[0.6, 0.8], [0.3, 0]])), torch.allclose(linf, torch.tensor([[1, 1], [0.3, 0]]))
+    (True, True)
+    """
     if norm == "linf":
         return delta.clamp(-eps, eps)
     scale = (eps / _per_example_norm(delta).clamp_min(1e-12)).clamp(max=1.0)
@@ -74,7 +81,17 @@ def _score(model, x_adv: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def pgd(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: int = 20,
         alpha: float | None = None, norm: str = "l2", random_start: bool = True, restarts: int = 1,
         generator: torch.Generator | None = None) -> torch.Tensor:
-    """Return adversarial examples for (x, y); ``alpha`` defaults to eps/4. eps = 0 returns x."""
+    """Return adversarial examples for (x, y); ``alpha`` defaults to eps/4. eps = 0 returns x.
+
+    >>> import torch
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    >>> x, y = torch.rand(3, 1, 2, 2), torch.tensor([0, 1, 0])
+    >>> xa = pgd(model, x, y, eps=0.1, steps=3, norm="linf", generator=torch.Generator().manual_seed(0))
+    >>> bool((xa - x).abs().max() <= 0.1 + 1e-6), bool(((xa >= 0) & (xa <= 1)).all())
+    (True, True)
+    >>> torch.equal(pgd(model, x, y, eps=0.0), x)
+    True
+    """
     if norm not in NORMS:
         raise ValueError(f"unknown norm '{norm}'; use one of {', '.join(NORMS)}")
     if eps < 0 or steps < 0 or restarts < 1:

@@ -46,7 +46,7 @@ class FloatLoader(Deferred):
     def __call__(self, split: str, root=None, **options: Any):
         if split not in SPLITS:
             raise RtError(f"unknown split '{split}'; use one of {', '.join(SPLITS)}")
-        from rt_core.experiment.data.cache import to_float
+        from rt_core.experiment.data.cache import to_float  # imports torch: deferred like the loaders
 
         images, labels = self.target()(split, root=root, **options)
         return to_float(images), labels

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rt_core.errors import RtError
+from rt_core.experiment.config import parse_number
 
 
 def save_model(model: Any, path: Path) -> Path:
@@ -88,8 +89,6 @@ def load_into(model: Any, path: str | Path, arch: str) -> None:
 @lru_cache(maxsize=8)
 def read_table(csv_path: str) -> dict[tuple[str, float, int], Path]:
     """``(plugin, strength, seed) -> checkpoint path`` from a CSV ``plugin,strength,seed,path``."""
-    from rt_core.experiment.config import parse_number
-
     where = f"source_models.checkpoints ({csv_path})"
     path = Path(csv_path)
     if not path.is_file():

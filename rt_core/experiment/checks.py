@@ -1,10 +1,8 @@
-"""Input checks that run before the first trial, so a mistake costs one line and no wasted work.
-
-- options: every ``options`` table is checked against the signature of the function it is passed to
-  (a plugin's factory, a dataset's loader, a model's builder), and each plugin is instantiated
-  once per strength so a bad option value is caught too;
-- the output directory: a file, or a folder that cannot be created or written, is refused;
-- the model: one forward pass on a batch of each domain, so a shape mismatch is caught up front.
+"""Option checks that run while a config loads, so a mistake costs one line and no wasted work:
+every ``options`` table is checked against the signature of the function it is passed to (a
+plugin's factory, a dataset's loader, a model's builder), and each plugin is instantiated once per
+strength so a bad option value is caught too. The checks that need the data (the model's fit, the
+probe folds) and the output directory are ``rt_core.experiment.preflight``.
 
 Every failure is an RtError: one line naming the config key and the fix.
 """
@@ -12,19 +10,16 @@ Every failure is an RtError: one line naming the config key and the fix.
 from __future__ import annotations
 
 import inspect
-import os
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 from rt_core.errors import RtError
+from rt_core.experiment.config import DataConfig, ModelConfig
+from rt_core.host.augmentation import Augmentation
+from rt_core.host.lookup import get_dataset, get_model
+from rt_core.host.regularizer import Regularizer
 
-
-def _plugin_bases() -> tuple[type, ...]:
-    from rt_core.host.augmentation import Augmentation
-    from rt_core.host.regularizer import Regularizer
-
-    return Augmentation, Regularizer
+PLUGIN_BASES = (Augmentation, Regularizer)
 
 
 def accepted_options(fn: Callable, skip: Iterable[str]) -> set[str] | None:
@@ -39,7 +34,7 @@ def accepted_options(fn: Callable, skip: Iterable[str]) -> set[str] | None:
     params = list(sig.parameters.values())
     named = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     takes_any = any(p.kind is p.VAR_KEYWORD for p in params)
-    if takes_any and not (inspect.isclass(fn) and issubclass(fn, _plugin_bases())):
+    if takes_any and not (inspect.isclass(fn) and issubclass(fn, PLUGIN_BASES)):
         return None
     return named - set(skip)
 
@@ -67,72 +62,15 @@ def check_plugin(spec: Any, strengths: list[float], options: dict, where: str) -
                           f"{first}") from err
 
 
-def check_domain(data_cfg: Any, where: str) -> None:
+def check_domain(data_cfg: DataConfig, where: str) -> None:
     """Dataset options against the loader's signature (a missing root is checked by the config, whether the
     folder holds the data when it loads, before the first write)."""
-    from rt_core.host.lookup import get_dataset
-
     spec = get_dataset(data_cfg.dataset)
     check_options(spec.loader, data_cfg.options, f"{where}.options", f"dataset '{spec.name}'",
                   skip=("split", "root"))
 
 
-def check_model_options(model_cfg: Any) -> None:
-    from rt_core.host.lookup import get_model
-
+def check_model_options(model_cfg: ModelConfig) -> None:
+    """Model options against the builder's signature."""
     spec = get_model(model_cfg.name)
     check_options(spec.builder, model_cfg.options, "model.options", f"model '{spec.name}'", skip=("num_classes",))
-
-
-def check_out_dir(out: str | Path) -> None:
-    """``--out`` must be a directory, or a path whose nearest existing parent we may write into."""
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise RtError(f"--out {out} is a file, not a directory; give a directory (it is created if missing)")
-    probe = path
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise RtError(f"--out {out}: cannot write into {probe} (permission denied); give a directory you "
-                      "can write to")
-
-
-def check_model_fits(cfg: Any, src: Any, tgt: Any, device: Any) -> None:
-    """Build the model and run it on two images of each domain; a mismatch is one line naming the shapes."""
-    import torch
-
-    from rt_core.experiment.pipeline import new_model
-
-    try:
-        model = new_model(cfg, src.num_classes, device, seed=0).eval()
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise RtError(f"model.options: model '{cfg.model.name}' cannot be built with {cfg.model.options}: "
-                      f"{str(err).splitlines()[0]}") from err
-    if cfg.source_models.checkpoints:  # every brought model must fit the architecture, before anything runs
-        from rt_core.experiment.checkpoints import load_into, read_table
-
-        for path in sorted(set(read_table(cfg.source_models.checkpoints).values())):
-            load_into(new_model(cfg, src.num_classes, device, seed=0), path, cfg.model.name)
-    for where, dom in (("source", src), ("target", tgt)):
-        shape = tuple(dom.x_train.shape[1:])
-        try:
-            with torch.no_grad():
-                model.features(dom.x_train[:2])
-        except RuntimeError as err:
-            raise RtError(f"{where}: model '{cfg.model.name}' {cfg.model.options} cannot take {where} images "
-                          f"of shape {shape} ({str(err).splitlines()[0]}); make [{where}] options give the "
-                          "image size the model expects (e.g. model.options.image_size)") from err
-
-
-def check_probe_folds(cfg: Any, tgt: Any) -> None:
-    """k-fold target probes need every target class in every fold: at least k images of each."""
-    import torch
-
-    k = cfg.transfer.probe_folds
-    if not k:
-        return
-    counts = torch.bincount(torch.cat([tgt.y_train, tgt.y_test]).cpu(), minlength=tgt.num_classes)
-    smallest = int(counts.min())
-    if smallest < k:
-        raise RtError(f"transfer.probe_folds: {k} folds need at least {k} target images of every class, and "
-                      f"class {int(counts.argmin())} has {smallest}; lower probe_folds or use a larger target set")

@@ -1,26 +1,19 @@
-"""Experiment configuration: TOML -> validated frozen dataclasses.
+"""Experiment configuration: a parsed TOML document -> validated frozen dataclasses.
 
 Unknown keys and wrong types are RtErrors naming the key (``train.epochs: expected int, got str``).
 Strengths may be written as numbers or exact fractions in strings ("8/255"), parsed with
-fractions.Fraction, never evaluated. Plugin, dataset and model names are checked against the
-registries, so an unknown one lists the known ones.
+fractions.Fraction, never evaluated. This module only parses: reading the file and checking plugin,
+dataset and model names against the registries is ``rt_core.experiment.loading``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import sys
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
-from pathlib import Path
 from typing import Any, get_origin, get_type_hints
 
 from rt_core.errors import RtError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 
 @dataclass(frozen=True)
@@ -149,7 +142,6 @@ CHOICES = {"transfer.mode": ("linear_probe", "finetune"), "attack.norm": ("l2", 
 SECTIONS = {"source": DataConfig, "target": DataConfig, "model": ModelConfig, "train": TrainConfig,
             "transfer": TransferConfig, "attack": AttackConfig, "report": ReportConfig,
             "source_models": SourceModelsConfig}
-REQUIRED = ("source", "target", "model")
 
 
 def parse_number(value: Any, where: str) -> float:
@@ -250,86 +242,21 @@ def _sweeps(items: Any) -> list[SweepConfig]:
     return out
 
 
-def from_dict(data: dict) -> ExperimentConfig:
-    """Validate a parsed TOML document into an ExperimentConfig (plugin names included)."""
+def parse(data: dict) -> ExperimentConfig:
+    """Validate a parsed TOML document into an ExperimentConfig: keys, types, choices and numbers (plugin,
+    dataset and model names are looked up by ``rt_core.experiment.loading.from_dict``).
+
+    >>> cfg = parse({"seeds": [0, 1], "sweep": [{"plugin": "blur", "strengths": ["1/2", 1]}]})
+    >>> cfg.seeds, cfg.sweep[0].strengths, cfg.train.epochs
+    ([0, 1], [0.5, 1.0], 10)
+    """
     data = dict(data)
     sections = {k: _build(cls, data.pop(k), k) for k, cls in SECTIONS.items() if k in data}
     sweeps = _sweeps(data.pop("sweep", []))
     top = _build(ExperimentConfig, data, "config")
     cfg = dataclasses.replace(top, sweep=sweeps, **sections)
     _validate_numbers(cfg)
-    validate_names(cfg)
     return cfg
-
-
-def validate_names(cfg: ExperimentConfig) -> None:
-    """Look every plugin, dataset and model name up (errors list the known names) and range-check
-    every strength against the plugin's declared range."""
-    from rt_core.experiment.checks import check_domain, check_model_options, check_plugin
-    from rt_core.host.lookup import get_augmentation, get_dataset, get_model, get_regularizer, registries
-
-    for section in ("source", "target"):
-        data = getattr(cfg, section)
-        if get_dataset(data.dataset).needs_root and not data.root:
-            raise RtError(f"{section}.root: dataset '{data.dataset}' is read from a folder you give; set "
-                          f"root = \"/path/to/{data.dataset}\" in [{section}] (nothing is downloaded)")
-    get_model(cfg.model.name)
-    check_domain(cfg.source, "source")
-    check_domain(cfg.target, "target")
-    check_model_options(cfg.model)
-    regs = registries()
-    for i, sweep in enumerate(cfg.sweep):
-        if sweep.plugin in regs.augmentations:
-            spec = get_augmentation(sweep.plugin)
-        elif sweep.plugin in regs.regularizers:
-            spec = get_regularizer(sweep.plugin)
-        else:
-            from rt_core.host.manager import broken_plugins
-
-            if sweep.plugin in broken_plugins():
-                raise RtError(f"sweep[{i}].plugin: {broken_plugins()[sweep.plugin]}")
-            known = sorted(regs.augmentations.names() + regs.regularizers.names())
-            raise RtError(f"sweep[{i}].plugin: unknown plugin '{sweep.plugin}'; known: {', '.join(known)}")
-        for s in sweep.strengths:
-            spec.strength.validate(s, f"sweep[{i}] {sweep.plugin}")
-        check_plugin(spec, sweep.strengths, sweep.options, f"sweep[{i}]")
-    if cfg.source_models.checkpoints:
-        from rt_core.experiment.checkpoints import checkpoint_for
-        from rt_core.experiment.trials import expand
-
-        for trial in expand(cfg):
-            checkpoint_for(cfg, trial)
-
-
-def load_config(path: str | Path) -> ExperimentConfig:
-    """Read and validate a TOML config file."""
-    path = Path(path)
-    if not path.is_file():
-        raise RtError(f"config file '{path}' not found; pass the path of a TOML file, e.g. examples/quickstart.toml")
-    try:
-        data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise RtError(f"config file '{path}' is not valid TOML: {err}") from err
-    _require_sections(data, path)
-    brought = data.get("source_models", {}).get("checkpoints") if isinstance(data.get("source_models"), dict) else None
-    if isinstance(brought, str) and brought and not Path(brought).is_absolute():  # relative to the config file
-        data["source_models"] = {**data["source_models"], "checkpoints": str(path.parent / brought)}
-    return from_dict(data)
-
-
-def _require_sections(data: dict, path: Path) -> None:
-    """A config file names its domains, its model and its sweep: defaults there hide mistakes."""
-    for name in REQUIRED:
-        if name not in data:
-            raise RtError(f"{path}: no [{name}] section; add one (see examples/quickstart.toml), e.g. "
-                          f"{EXAMPLES[name]}")
-    if "sweep" not in data:
-        raise RtError(f"{path}: no [[sweep]] tables, so only vanilla trials would run; add [[sweep]] with plugin "
-                      "and strengths, or write sweep = [] at the top to run vanilla trials only")
-
-
-EXAMPLES = {"source": '[source] dataset = "printed_digits"', "target": '[target] dataset = "handwritten_digits"',
-            "model": '[model] name = "cifar_cnn"'}
 
 
 def to_dict(cfg: Any) -> Any:

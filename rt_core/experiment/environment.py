@@ -6,6 +6,7 @@ import platform
 
 import torch
 
+from rt_core import __version__
 from rt_core.errors import RtError
 
 
@@ -22,8 +23,6 @@ def resolve_device(name: str) -> torch.device:
 
 def versions(device: torch.device) -> dict[str, str]:
     """rt, torch and python versions, platform, device (and GPU name), host and torch thread count."""
-    from rt_core import __version__
-
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
     return {"rt": __version__, "torch": torch.__version__, "python": platform.python_version(),
             "platform": platform.platform(), "device": str(device), "gpu": gpu, "host": platform.node(),

@@ -43,8 +43,7 @@ import torch
 
 from rt_core.errors import RtError
 from rt_core.experiment.environment import resolve_device
-from rt_core.experiment.sweep import Outcome
-from rt_core.experiment.trials import Trial
+from rt_core.experiment.trials import Outcome, Trial
 
 Pack = list[tuple[Trial, str]]
 READY = b"ready"

@@ -12,12 +12,19 @@ import math
 import torch
 from torch import nn
 
+from rt_core.host.model import SplitModel
+
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2023, 0.1994, 0.2010)
 
 
 class Normalize(nn.Module):
-    """x -> (x - mean) / std per channel; inputs stay in [0,1] pixel space outside the model."""
+    """x -> (x - mean) / std per channel; inputs stay in [0,1] pixel space outside the model.
+
+    >>> import torch
+    >>> Normalize(mean=(0.5, 0.0), std=(0.25, 2.0))(torch.ones(1, 2, 1, 1)).flatten().tolist()
+    [2.0, 0.5]
+    """
 
     def __init__(self, mean=CIFAR_MEAN, std=CIFAR_STD) -> None:
         super().__init__()
@@ -33,7 +40,13 @@ class PerImageStandardize(nn.Module):
     N = C*H*W values: TensorFlow's ``per_image_standardization``, the SVHN practice of contrast
     normalisation. It removes each image's background level and contrast (the printed digits'
     random colours) before the first conv; the floor keeps a flat image finite. torch has no such
-    layer (``F.normalize``/``LayerNorm`` differ: no mean removal, or learned affine per position)."""
+    layer (``F.normalize``/``LayerNorm`` differ: no mean removal, or learned affine per position).
+
+    >>> import torch
+    >>> y = PerImageStandardize()(3.0 * torch.rand(2, 3, 4, 4) + 5.0).flatten(1)
+    >>> torch.allclose(y.mean(1), torch.zeros(2), atol=1e-5), torch.allclose(y.std(1, unbiased=False), torch.ones(2))
+    (True, True)
+    """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
@@ -50,27 +63,6 @@ def input_norm_layer(input_norm: str) -> nn.Module:
     if input_norm not in INPUT_NORMS:
         raise ValueError(f"unknown input_norm '{input_norm}'; use one of {', '.join(INPUT_NORMS)}")
     return Normalize() if input_norm == "dataset" else PerImageStandardize()
-
-
-class SplitModel(nn.Module):
-    """h(x) = head(features(x)); ``features`` includes the normalisation layer."""
-
-    def __init__(self, features: nn.Module, head: nn.Linear) -> None:
-        super().__init__()
-        self.features = features
-        self.head = head
-
-    @property
-    def feature_dim(self) -> int:
-        return self.head.in_features
-
-    def forward_split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return ``(f(x), g(f(x)))``."""
-        z = self.features(x)
-        return z, self.head(z)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
 
 
 def kaiming_init(model: nn.Module) -> nn.Module:
@@ -161,5 +153,10 @@ def resnet18(num_classes: int = 10, width: float = 1.0, in_channels: int = 3) ->
 
 
 def count_parameters(model: nn.Module) -> int:
-    """The number of parameters of ``model`` (trainable or not)."""
+    """The number of parameters of ``model`` (trainable or not).
+
+    >>> import torch
+    >>> count_parameters(torch.nn.Linear(3, 2))  # 3 x 2 weights and 2 biases
+    8
+    """
     return sum(p.numel() for p in model.parameters())

@@ -8,80 +8,26 @@ loss_src / loss_tgt (test cross-entropy of a probe fitted on source / target tra
 target's cross-validated like acc_tgt: estimates of L*_S(f), L*_T(f)), probe_acc_src (source test
 accuracy of that fresh source probe: the source side of the symmetric rel_dt_probe),
 tau = loss_tgt - loss_src. rel_dt needs the vanilla trial of the same seed and is filled in by the
-sweep.
+sweep. The parts a trial is built from (domains, a fresh model, the plugin objects) come from
+``rt_core.experiment.parts``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from rt_core.experiment.checkpoints import checkpoint_for, load_into, save_model
-from rt_core.experiment.config import DataConfig, ExperimentConfig
-from rt_core.experiment.evaluation import accuracy_and_loss, predict, robust_accuracy
-from rt_core.experiment.models import SplitModel
+from rt_core.experiment.config import ExperimentConfig
+from rt_core.experiment.evaluation import accuracy_and_loss, predict_logits, robust_accuracy
+from rt_core.experiment.parts import Domain, new_model, plugin_objects
 from rt_core.experiment.training import Generators, train_source
 from rt_core.experiment.transfer import cross_validated_logits, extract_features, finetune, fit_linear_probe
-from rt_core.experiment.trials import VANILLA, Trial
-from rt_core.host.augmentation import Augmentation
-from rt_core.host.lookup import create_augmentation, create_model, create_regularizer, registries
-from rt_core.host.regularizer import Regularizer
-
-
-@dataclass
-class Domain:
-    """A domain's splits as tensors on the training device."""
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    num_classes: int
-
-
-def load_domain(data_cfg: DataConfig, device: torch.device, where: str = "source") -> Domain:
-    """The domain's train and test splits, loaded through its registered dataset, on ``device``
-    (``where``: its config section, named in errors)."""
-    from rt_core.errors import RtError
-    from rt_core.host.lookup import get_dataset
-
-    spec = get_dataset(data_cfg.dataset)
-    root = data_cfg.root or None
-    if root and not Path(root).is_dir():
-        raise RtError(f"{where}.root: folder '{root}' does not exist; set {where}.root to the folder holding "
-                      f"the {spec.name} files")
-    try:
-        xtr, ytr = spec.loader("train", root=root, **data_cfg.options)
-        xte, yte = spec.loader("test", root=root, **data_cfg.options)
-    except RtError as err:
-        raise RtError(f"[{where}] {err}") from err
-    classes = spec.num_classes or int(ytr.max()) + 1
-    return Domain(xtr.to(device), ytr.to(device), xte.to(device), yte.to(device), classes)
-
-
-_DOMAINS: dict[str, tuple[Domain, Domain]] = {}
-
-
-def domains(cfg: ExperimentConfig, device: torch.device) -> tuple[Domain, Domain]:
-    """(source, target) of ``cfg`` on ``device``, loaded once per process."""
-    key = repr((cfg.source, cfg.target, str(device)))
-    if key not in _DOMAINS:
-        _DOMAINS.clear()
-        _DOMAINS[key] = load_domain(cfg.source, device, "source"), load_domain(cfg.target, device, "target")
-    return _DOMAINS[key]
-
-
-def plugin_objects(trial: Trial) -> tuple[Augmentation | None, Regularizer | None]:
-    """(augmentation, regularizer) for the trial; both None for vanilla."""
-    if trial.plugin == VANILLA:
-        return None, None
-    if trial.plugin in registries().augmentations:
-        return create_augmentation(trial.plugin, trial.strength, **trial.options), None
-    return None, create_regularizer(trial.plugin, trial.strength, **trial.options)
+from rt_core.experiment.trials import Trial
+from rt_core.host.model import SplitModel
 
 
 def _probe_metrics(model: SplitModel, src: Domain, tgt: Domain, cfg: ExperimentConfig) -> tuple[dict, dict]:
@@ -109,16 +55,8 @@ def _probe_metrics(model: SplitModel, src: Domain, tgt: Domain, cfg: ExperimentC
 def _finetune_metrics(model: SplitModel, tgt: Domain, cfg: ExperimentConfig, gens: Generators) -> tuple[dict, dict]:
     t0 = time.perf_counter()
     tuned = finetune(model, tgt.x_train, tgt.y_train, tgt.num_classes, cfg.transfer, gens.order)
-    acc, loss = accuracy_and_loss(predict(tuned, tgt.x_test), tgt.y_test)
+    acc, loss = accuracy_and_loss(predict_logits(tuned, tgt.x_test), tgt.y_test)
     return {"acc_tgt": acc, "loss_tgt": loss}, {"finetune_s": time.perf_counter() - t0}
-
-
-def new_model(cfg: ExperimentConfig, num_classes: int, device: torch.device, seed: int) -> SplitModel:
-    """A freshly initialised source model of ``cfg`` (torch seeded with ``seed``), its 4-d weights
-    channels_last: convolutions then run NHWC (oneDNN on CPUs, cuDNN on GPUs; timed in benchmarks/)."""
-    torch.manual_seed(seed)
-    model = create_model(cfg.model.name, num_classes=num_classes, **cfg.model.options).to(device)
-    return model.to(memory_format=torch.channels_last)
 
 
 def evaluate_trial(model: SplitModel, trial: Trial, cfg: ExperimentConfig, src: Domain, tgt: Domain,
@@ -126,7 +64,7 @@ def evaluate_trial(model: SplitModel, trial: Trial, cfg: ExperimentConfig, src: 
     """Metrics and timings of a trained source model: acc_src, the target head, tau, rob_src."""
     t0 = time.perf_counter()
     metrics, timings = {}, {}
-    metrics["acc_src"], _ = accuracy_and_loss(predict(model, src.x_test), src.y_test)
+    metrics["acc_src"], _ = accuracy_and_loss(predict_logits(model, src.x_test), src.y_test)
     if cfg.transfer.mode == "linear_probe":
         more, t = _probe_metrics(model, src, tgt, cfg)
     else:

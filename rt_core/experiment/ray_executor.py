@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from rt_core.errors import RtError
-from rt_core.experiment.sweep import Outcome, TrialRunner
-from rt_core.experiment.trials import Trial
+from rt_core.experiment.runner import TrialRunner
+from rt_core.experiment.trials import Outcome, Trial
 
 FORWARDED_ENV = ("RT_CACHE", "RT_LOAD_PLUGINS")
 

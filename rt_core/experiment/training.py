@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from rt_core.experiment.config import TrainConfig
-from rt_core.experiment.models import SplitModel
 from rt_core.host.augmentation import Augmentation
+from rt_core.host.model import SplitModel
 from rt_core.host.regularizer import Regularizer
 
 

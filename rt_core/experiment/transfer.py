@@ -19,11 +19,18 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from rt_core.experiment.config import TransferConfig
-from rt_core.experiment.models import SplitModel
+from rt_core.host.model import SplitModel
 
 
 def extract_features(model: SplitModel, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """f(x) for every row of x, in evaluation mode, no gradients, float32."""
+    """f(x) for every row of x, in evaluation mode, no gradients, float32.
+
+    >>> import torch, rt_core
+    >>> model = rt_core.create_model("cifar_cnn", num_classes=10, width=0.25, hidden=16, image_size=8)
+    >>> z = extract_features(model, torch.rand(5, 3, 8, 8), batch_size=2)
+    >>> tuple(z.shape), z.dtype, z.requires_grad
+    ((5, 16), torch.float32, False)
+    """
     model.eval()
     with torch.no_grad():
         return torch.cat([model.features(x[i:i + batch_size]).float() for i in range(0, len(x), batch_size)])
@@ -70,7 +77,14 @@ def fit_linear_probe(z: torch.Tensor, y: torch.Tensor, num_classes: int, l2: flo
     """Fit a LinearProbe on features z (float64) by L-BFGS-B from zero weights: at most ``max_iter``
     iterations, memory 20, stopping when every gradient entry is <= tol or the objective's relative
     decrease is <= tol * 1e-3. The objective is convex, so a fit stopped by the tolerance is at its
-    optimum to that tolerance; one stopped by ``max_iter`` may not be."""
+    optimum to that tolerance; one stopped by ``max_iter`` may not be.
+
+    >>> import torch
+    >>> z = torch.tensor([[-2.0], [-1.0], [1.0], [2.0]])
+    >>> probe = fit_linear_probe(z, torch.tensor([0, 0, 1, 1]), num_classes=2)
+    >>> probe(z).argmax(1).tolist()  # the probe comes back in float32
+    [0, 0, 1, 1]
+    """
     z = z.double()
     probe = LinearProbe(z.mean(0), z.std(0).clamp_min(1e-6), num_classes).double().to(z.device)
     fun = softmax_objective((z - probe.mean) / probe.std, y, num_classes, l2)

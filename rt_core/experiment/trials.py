@@ -1,5 +1,6 @@
 """Trials: plugin x strength x seed, plus one vanilla trial per seed, each keyed by a hash of its
-full config (everything that can change its result), so a rerun finds what is already done."""
+full config (everything that can change its result), so a rerun finds what is already done; and
+the outcome of running one, as executors hand it back to the sweep."""
 
 from __future__ import annotations
 
@@ -24,6 +25,23 @@ class Trial:
     @property
     def label(self) -> str:
         return VANILLA if self.plugin == VANILLA else f"{self.plugin}={self.strength:g}"
+
+
+@dataclass
+class Outcome:
+    """What running ``trial`` (stored under ``key``) gave: ``status`` "finished" (``metrics``, ``timings``),
+    "diverged" (at ``epoch``) or "failed" (``error``, its first line, and ``traceback``); ``versions``:
+    the environment it ran in."""
+
+    trial: Trial
+    key: str
+    status: str
+    metrics: dict
+    timings: dict
+    error: str | None = None
+    epoch: int | None = None
+    traceback: str | None = None
+    versions: dict = field(default_factory=dict)
 
 
 def shared_config(cfg: ExperimentConfig) -> dict:

@@ -57,6 +57,11 @@ def import_torchvision() -> ModuleType:
 
     Returns the module; ``torchvision.extension._has_ops()`` tells whether the compiled ops
     (nms, roi_align, ...) are usable. Raises ImportError when torchvision is not installed.
+
+    >>> from rt_core import import_torchvision
+    >>> tv = import_torchvision()
+    >>> tv.__name__, tv.transforms.Compose.__name__
+    ('torchvision', 'Compose')
     """
     if "torchvision" in sys.modules and hasattr(sys.modules["torchvision"], "transforms"):
         return sys.modules["torchvision"]

@@ -7,7 +7,16 @@ shape, dtype and device. Parameter sampling is separate from the pure functional
     y = aug.apply(x, params)            # pure and deterministic: replaying params replays y
 
 ``aug.instance(params)`` freezes one sampled instance as a plain function of the images; that
-replayable instance is what the theory module analyses (is it linear? a contraction?).
+replayable instance is what the theory module analyses (is it linear? a contraction?). ``Params``
+(the type of ``params``) maps a parameter's name to a tensor with one row per image:
+
+>>> import torch, rt_core
+>>> aug, x = rt_core.create_augmentation("rotation", 30.0), torch.rand(4, 3, 8, 8)
+>>> params = aug.sample(x, torch.Generator().manual_seed(0))
+>>> {name: tuple(value.shape) for name, value in params.items()}
+{'angle': (4,)}
+>>> torch.equal(aug.instance(params)(x), aug.apply(x, params))
+True
 """
 
 from __future__ import annotations
@@ -27,6 +36,13 @@ class Augmentation(StrengthOp):
     """Base class: subclasses implement ``sample_params`` and ``apply``; ``strength``, ``options``,
     ``identity_strength`` and ``is_identity`` come from ``StrengthOp`` (at the identity strength the
     op short-circuits and leaves every image unchanged).
+
+    >>> import torch
+    >>> class Brighten(Augmentation):
+    ...     def apply(self, x, params):
+    ...         return (x + self.strength).clamp(0, 1)
+    >>> Brighten(0.25)(torch.zeros(1, 1, 1, 2)).tolist(), Brighten(0.0).is_identity
+    ([[[[0.25, 0.25]]]], True)
     """
 
     def sample(self, x: torch.Tensor, generator: torch.Generator | None = None) -> Params:
@@ -53,7 +69,13 @@ class Augmentation(StrengthOp):
 
 
 def uniform(batch: int, low: float, high: float, generator: torch.Generator | None) -> torch.Tensor:
-    """``batch`` floats uniform in [low, high], drawn on the generator's device (CPU by default)."""
+    """``batch`` floats uniform in [low, high], drawn on the generator's device (CPU by default).
+
+    >>> import torch
+    >>> u = uniform(1000, -2.0, 3.0, torch.Generator().manual_seed(0))
+    >>> tuple(u.shape), u.dtype, bool(u.min() >= -2.0 and u.max() <= 3.0)
+    ((1000,), torch.float32, True)
+    """
     import torch
 
     device = generator.device if generator is not None else "cpu"

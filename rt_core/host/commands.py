@@ -11,8 +11,9 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import pluggy
+
 from rt_core.errors import PluginError
-from rt_core.host.manager import get_plugin_manager
 
 Configure = Callable[[argparse.ArgumentParser], None]
 Run = Callable[[argparse.Namespace], int]
@@ -49,9 +50,9 @@ class CommandRegistrar:
         return wrap
 
 
-def commands() -> dict[str, Command]:
-    """Every registered subcommand by name, in plugin registration order."""
+def commands(pm: pluggy.PluginManager) -> dict[str, Command]:
+    """Every subcommand registered with plugin manager ``pm``, by name, in plugin registration order."""
     table: dict[str, Command] = {}
-    for impl in reversed(get_plugin_manager().hook.rt_register_commands.get_hookimpls()):
+    for impl in reversed(pm.hook.rt_register_commands.get_hookimpls()):
         impl.function(cli=CommandRegistrar(table, impl.plugin_name))
     return table

@@ -2,6 +2,18 @@
 
 Registration hooks receive a ``register`` callback; call it once per entry. Lifecycle hooks are
 called by the engine and the report; their return values are collected in plugin order.
+``hookspec`` and ``hookimpl`` are pluggy's markers of the project "rt": a plugin marks its hook
+implementations with ``hookimpl``.
+
+>>> import rt_core
+>>> class Count:
+...     @rt_core.hookimpl
+...     def rt_report_sections(self, results):
+...         return [("Trials", str(len(results)))]
+>>> rt_core.register_plugin(Count(), "count"); rt_core.report_sections([{}, {}])[-1]; rt_core.unregister_plugin("count")
+('Trials', '2')
+>>> rt_core.hookspec.project_name, rt_core.hookimpl.project_name
+('rt', 'rt')
 """
 
 from __future__ import annotations

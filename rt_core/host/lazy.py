@@ -22,5 +22,11 @@ class LazyModule:
 
 
 def lazy(name: str) -> Any:
-    """A lazy reference to module ``name`` (typed Any: use it exactly like the module)."""
+    """A lazy reference to module ``name`` (typed Any: use it exactly like the module).
+
+    >>> from rt_core import lazy
+    >>> math = lazy("math")  # nothing imported yet: the first attribute read imports it
+    >>> math, math.sqrt(16.0)
+    (<lazy module 'math'>, 4.0)
+    """
     return LazyModule(name)

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
+from types import MappingProxyType
 from typing import Any
 
 import pluggy
 
+from rt_core import __version__
 from rt_core.errors import PluginError
 from rt_core.host import hookspecs
+from rt_core.host.commands import commands
 from rt_core.host.registry import (
     AugmentationSpec,
     DatasetSpec,
@@ -80,8 +84,6 @@ def _register(pm: pluggy.PluginManager, module: Any, name: str, version: str) ->
 def _load() -> pluggy.PluginManager:
     pm = pluggy.PluginManager("rt")
     pm.add_hookspecs(hookspecs)
-    from rt_core import __version__
-
     for modname in CORE_MODULES:
         _register(pm, importlib.import_module(modname), modname, __version__)
     eps = _wanted_entry_points()
@@ -115,8 +117,6 @@ def _check_duplicates(eps: list) -> None:
 def _import_entry_point(ep: Any) -> Any:
     """The plugin's module, or None when importing it raises: then the plugin is skipped, named with its
     distribution in a one-line warning (and in ``broken_plugins``), and everything else still works."""
-    import sys
-
     try:
         return ep.load()
     except Exception as err:  # noqa: BLE001 - documented boundary: a third-party module failing to import
@@ -146,7 +146,13 @@ def check_pending(pm: pluggy.PluginManager) -> None:
 
 
 def get_plugin_manager() -> pluggy.PluginManager:
-    """The process-wide plugin manager, loaded on first use."""
+    """The process-wide plugin manager, loaded on first use.
+
+    >>> import rt_core
+    >>> pm = rt_core.get_plugin_manager()
+    >>> pm.project_name, pm.get_plugin("blur") is not None
+    ('rt', True)
+    """
     global _PM
     if _PM is None:
         _PM = _load()
@@ -154,7 +160,14 @@ def get_plugin_manager() -> pluggy.PluginManager:
 
 
 def reset() -> None:
-    """Forget the loaded plugins (e.g. after changing RT_LOAD_PLUGINS); the next call reloads."""
+    """Forget the loaded plugins (e.g. after changing RT_LOAD_PLUGINS); the next call reloads.
+
+    >>> import rt_core
+    >>> before = rt_core.get_plugin_manager()
+    >>> rt_core.reset_plugins()
+    >>> rt_core.get_plugin_manager() is before, "blur" in rt_core.registries().augmentations
+    (False, True)
+    """
     global _PM
     _PM = None
     _VERSIONS.clear()
@@ -164,7 +177,17 @@ def reset() -> None:
 
 
 def register_plugin(obj: Any, name: str, version: str = "0") -> None:
-    """Register a plugin object in-process (tests, notebooks); checks its hooks like any other."""
+    """Register a plugin object in-process (tests, notebooks); checks its hooks like any other.
+
+    >>> import rt_core
+    >>> class Count:
+    ...     @rt_core.hookimpl
+    ...     def rt_report_sections(self, results):
+    ...         return [("Trials", str(len(results)))]
+    >>> rt_core.register_plugin(Count(), "count")
+    >>> ("Trials", "3") in rt_core.report_sections([{}, {}, {}]), rt_core.unregister_plugin("count")
+    (True, None)
+    """
     pm = get_plugin_manager()
     _register(pm, obj, name, version)
     try:
@@ -176,7 +199,17 @@ def register_plugin(obj: Any, name: str, version: str = "0") -> None:
 
 
 def unregister_plugin(name: str) -> None:
-    """Remove a plugin registered in-process by :func:`register_plugin`."""
+    """Remove a plugin registered in-process by :func:`register_plugin`.
+
+    >>> import rt_core
+    >>> class Quiet:
+    ...     @rt_core.hookimpl
+    ...     def rt_report_sections(self, results):
+    ...         return [("Quiet", "")]
+    >>> rt_core.register_plugin(Quiet(), "quiet"); rt_core.unregister_plugin("quiet")
+    >>> ("Quiet", "") in rt_core.report_sections([]), rt_core.get_plugin_manager().get_plugin("quiet")
+    (False, None)
+    """
     get_plugin_manager().unregister(name=name)
     _VERSIONS.pop(name, None)
     _IN_PROCESS.pop(name, None)
@@ -215,7 +248,13 @@ def _fill(registry: Registry, record_type: type, pm: pluggy.PluginManager, hook:
 
 
 def registries() -> Registries:
-    """Build (or return the cached) registries from the currently registered plugins."""
+    """Build (or return the cached) registries from the currently registered plugins.
+
+    >>> import rt_core
+    >>> regs = rt_core.registries()
+    >>> "blur" in regs.augmentations, regs.models.get("cifar_cnn").plugin
+    (True, 'rt_core.experiment.builtin')
+    """
     pm = get_plugin_manager()
     signature = tuple(sorted(name for name, _ in pm.list_name_plugin()))
     if _CACHE.get("signature") == signature:
@@ -231,14 +270,18 @@ def registries() -> Registries:
 
 def plugin_table() -> list[dict[str, Any]]:
     """One dict per loaded plugin: name, version, hooks, the names it registered per kind (with
-    each record's description under ``descriptions``) and its commands."""
-    from rt_core.host.commands import commands
+    each record's description under ``descriptions``) and its commands.
 
+    >>> import rt_core
+    >>> row = next(r for r in rt_core.plugin_table() if r["name"] == "blur")
+    >>> row["augmentations"], row["hooks"]
+    (['blur'], ['rt_register_augmentations'])
+    """
     pm = get_plugin_manager()
     regs = registries()
     origin = _CACHE["origin"]
     by_plugin: dict[str, list[str]] = {}
-    for cmd in commands().values():
+    for cmd in commands(pm).values():
         by_plugin.setdefault(cmd.plugin, []).append(cmd.name)
     rows = []
     for name, plugin in sorted(pm.list_name_plugin()):
@@ -254,9 +297,17 @@ def plugin_table() -> list[dict[str, Any]]:
 
 
 def notify_trial_finished(trial: Any, result: dict[str, Any]) -> None:
-    """Call every plugin's ``rt_trial_finished(trial, result)`` with a read-only copy of result."""
-    from types import MappingProxyType
+    """Call every plugin's ``rt_trial_finished(trial, result)`` with a read-only copy of result.
 
+    >>> import rt_core
+    >>> class Log(list):
+    ...     @rt_core.hookimpl
+    ...     def rt_trial_finished(self, trial, result):
+    ...         self.append((trial, result["status"], type(result).__name__))
+    >>> rt_core.register_plugin(log := Log(), "log"); rt_core.notify_trial_finished("blur=1", {"status": "finished"})
+    >>> rt_core.unregister_plugin("log"); log
+    [('blur=1', 'finished', 'mappingproxy')]
+    """
     get_plugin_manager().hook.rt_trial_finished(trial=trial, result=MappingProxyType(dict(result)))
 
 
@@ -264,6 +315,16 @@ def report_sections(results: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """Collect ``(title, markdown)`` pairs from every plugin's ``rt_report_sections(results)``.
 
     Raises PluginError naming the plugin when one returns anything else.
+
+    >>> import rt_core
+    >>> class Count:
+    ...     @rt_core.hookimpl
+    ...     def rt_report_sections(self, results):
+    ...         return [("Trials", str(len(results)))]
+    >>> rt_core.register_plugin(Count(), "count")
+    >>> sections = rt_core.report_sections([{}, {}]); rt_core.unregister_plugin("count")
+    >>> sections[-1]
+    ('Trials', '2')
     """
     pm = get_plugin_manager()
     sections: list[tuple[str, str]] = []
@@ -281,7 +342,15 @@ def report_sections(results: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 def write_report(directory: Any, out: Any = None) -> Any:
     """The report of the experiment in ``directory`` (into ``out``, default the directory), written by
-    the first plugin implementing ``rt_write_report``; returns the path of report.md."""
+    the first plugin implementing ``rt_write_report``; returns the path of report.md.
+
+    >>> import rt_core
+    >>> try:
+    ...     rt_core.write_report("no/such/experiment")
+    ... except rt_core.RtError as err:
+    ...     print(err)
+    no results store at no/such/experiment/results.sqlite; run `rt run CONFIG --out no/such/experiment` first
+    """
     path = get_plugin_manager().hook.rt_write_report(directory=directory, out=out)
     if path is None:
         raise PluginError("no loaded plugin writes reports (the theory plugin does); check RT_LOAD_PLUGINS")

@@ -16,8 +16,8 @@ from rt_core.errors import PluginError, RtError
 if TYPE_CHECKING:  # record types name the classes their factories return, without importing torch here
     import torch
 
-    from rt_core.experiment.models import SplitModel
     from rt_core.host.augmentation import Augmentation
+    from rt_core.host.model import SplitModel
     from rt_core.host.regularizer import Regularizer
 
 
@@ -26,7 +26,12 @@ class Strength:
     """The strength parameter of an entry: name (its symbol), identity value (the one source of
     "this strength changes nothing": the Augmentation and Regularizer instances read it), valid
     closed range [low, high], ``default`` (a typical non-identity value, used by contract checks
-    and examples) and ``unit`` (shown on axes and in ``rt plugins``)."""
+    and examples) and ``unit`` (shown on axes and in ``rt plugins``).
+
+    >>> s = Strength("sigma", identity=0.0, low=0.0, high=16.0, unit="px")
+    >>> s.label(), s.validate(2, "blur")
+    ('sigma (px)', 2.0)
+    """
 
     name: str
     identity: float
@@ -60,6 +65,11 @@ class AugmentationSpec:
     Flags, each verified by ``rt_core.testing.check_augmentation``: ``linear`` (each sampled
     instance is a linear map of the image: checked on convex combinations), ``differentiable``
     (gradcheck), ``random`` (instances depend on the generator; False: checked not to).
+
+    >>> from plugins.blur import GaussianBlur
+    >>> spec = AugmentationSpec("soft", GaussianBlur, Strength("sigma", identity=0.0, low=0.0, high=4.0), random=False)
+    >>> spec.factory(1.0), spec.linear, spec.random
+    (GaussianBlur(strength=1.0), True, False)
     """
 
     name: str
@@ -80,6 +90,13 @@ class Bound:
     symbol standing for the strength, and a dict of the other symbols with meanings.
     ``constrains`` names the quantity the strength constrains (theory T3); ``direction`` is how
     the bound moves as the strength grows.
+
+    >>> import sympy as sp
+    >>> def expression():
+    ...     lam, l0 = sp.symbols("lambda L0", positive=True)
+    ...     return l0 / lam, lam, {l0: "loss of a constant classifier"}
+    >>> Bound(expression, constrains="||W|| <= L0 / lambda").expression()[0]
+    L0/lambda
     """
 
     expression: Callable[[], Any]
@@ -96,6 +113,12 @@ class RegularizerSpec:
     (``optimizer_settings`` only): packing (``rt run --pack``) trains "optimizer" regularizers
     together, and ``check_regularizer`` verifies the declaration. ``bound`` is the regularizer's
     function-class bound on tau (theory T1-T3), or None.
+
+    >>> from plugins.weight_decay import WeightDecay
+    >>> strength = Strength("lambda", identity=0.0, low=0.0, high=1.0)
+    >>> spec = RegularizerSpec("wd", WeightDecay, strength, acts_on="optimizer")
+    >>> spec.acts_on, spec.bound, spec.factory(0.1).optimizer_settings({"weight_decay": 0.0})
+    ('optimizer', None, {'weight_decay': 0.1})
     """
 
     name: str
@@ -119,6 +142,13 @@ class DatasetSpec:
     images: float32 (N, C, H, W) in [0,1]; labels: int64 (N,); the engine asks for "train" and "test".
     ``num_classes`` 0 means "read from the labels". ``needs_root``: the config must give ``root``
     (checked when the config is loaded).
+
+    >>> import torch
+    >>> def two_images(split, root=None):
+    ...     return torch.zeros(2, 1, 4, 4), torch.tensor([0, 1])
+    >>> spec = DatasetSpec("tiny", two_images, num_classes=2, description="two black images")
+    >>> [tuple(t.shape) for t in spec.loader("train")], spec.needs_root
+    ([(2, 1, 4, 4), (2,)], False)
     """
 
     name: str
@@ -131,7 +161,13 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A model architecture: ``builder(num_classes, **options)`` returns a ``SplitModel``."""
+    """A model architecture: ``builder(num_classes, **options)`` returns a ``SplitModel``.
+
+    >>> from rt_core.experiment.models import cifar_cnn
+    >>> spec = ModelSpec("small_cnn", cifar_cnn, "the CIFAR CNN")
+    >>> spec.builder(num_classes=3, width=0.25, hidden=8).head.out_features
+    3
+    """
 
     name: str
     builder: Callable[..., SplitModel]

@@ -23,6 +23,13 @@ if TYPE_CHECKING:  # torch is imported by whoever calls these methods; importing
 class Regularizer(StrengthOp):
     """Base class; override only the methods the regularizer acts through; ``strength``, ``options``,
     ``identity_strength`` and ``is_identity`` come from ``StrengthOp``.
+
+    >>> class ScaleLR(Regularizer):
+    ...     def optimizer_settings(self, base):
+    ...         return {**base, "lr": base["lr"] * self.strength}
+    >>> reg = ScaleLR(0.5)
+    >>> reg.optimizer_settings({"lr": 0.1, "momentum": 0.9}), reg.penalty(None, None, None, None, None)
+    ({'lr': 0.05, 'momentum': 0.9}, None)
     """
 
     needs_input_grad: bool = False

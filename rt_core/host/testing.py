@@ -10,8 +10,14 @@ from typing import Any
 
 import torch
 
-from rt_core.experiment.models import SplitModel, cifar_cnn
-from rt_core.host.lookup import create_augmentation, create_regularizer, get_augmentation, get_regularizer
+from rt_core.host.lookup import (
+    create_augmentation,
+    create_model,
+    create_regularizer,
+    get_augmentation,
+    get_regularizer,
+)
+from rt_core.host.model import SplitModel
 from rt_core.host.regularizer import Regularizer
 
 
@@ -54,7 +60,12 @@ def check_augmentation(name: str, strength: float | None = None, device: str = "
                        shape: tuple = (3, 16, 16), **options: Any) -> dict[str, Any]:
     """Check augmentation ``name``: shape/dtype/device kept, values in [0,1] and finite,
     deterministic under a fixed generator, replayable from sampled params, exact identity at the
-    identity strength, gradcheck when the spec says it is differentiable."""
+    identity strength, gradcheck when the spec says it is differentiable.
+
+    >>> checked = check_augmentation("rescale", 2.0, shape=(1, 8, 8))
+    >>> checked["name"], checked["strength"], checked["changed"], checked["gradcheck"]
+    ('rescale', 2.0, True, True)
+    """
     spec = get_augmentation(name)
     value = spec.strength.default if strength is None else strength
     aug = create_augmentation(name, value, **options)
@@ -88,9 +99,9 @@ def _check_flags(name: str, spec, aug, x: torch.Tensor, device) -> None:
 
 
 def tiny_model(num_classes: int = 4, seed: int = 0, device: str = "cpu") -> SplitModel:
-    """A small seeded CNN (cifar_cnn at width 1/8, 16x16 inputs) for contract checks."""
+    """A small seeded CNN (the registered cifar_cnn at width 1/8, 16x16 inputs) for contract checks."""
     torch.manual_seed(seed)
-    return cifar_cnn(num_classes, width=0.125, hidden=16, image_size=16).to(device)
+    return create_model("cifar_cnn", num_classes, width=0.125, hidden=16, image_size=16).to(device)
 
 
 def _check_perturb(name, reg, model, x, y, device) -> None:
@@ -135,7 +146,12 @@ def check_regularizer(name: str, strength: float | None = None, device: str = "c
     """Check regularizer ``name`` on a tiny model: at its identity strength nothing changes
     (inputs, penalty, optimizer settings); at ``strength`` perturbed inputs stay in [0,1],
     deterministically, without touching the parameters; the penalty is a finite, non-negative,
-    differentiable scalar; optimizer settings keep the base keys."""
+    differentiable scalar; optimizer settings keep the base keys.
+
+    >>> checked = check_regularizer("weight_decay", 1e-3)
+    >>> checked["name"], checked["penalty"], checked["optimizer"]["weight_decay"]
+    ('weight_decay', None, 0.001)
+    """
     spec = get_regularizer(name)
     value = spec.strength.default if strength is None else strength
     model, x = tiny_model(device=device), images(6, (3, 16, 16), seed=1, device=device)

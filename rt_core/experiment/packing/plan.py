@@ -20,7 +20,7 @@ from rt_core.errors import RtError
 from rt_core.experiment.config import ExperimentConfig
 from rt_core.experiment.packing.grouped import layers
 from rt_core.experiment.packing.vmap import has_batch_norm, train_packed
-from rt_core.experiment.pipeline import Domain, new_model, plugin_objects
+from rt_core.experiment.parts import Domain, new_model, plugin_objects
 from rt_core.experiment.training import Generators
 from rt_core.experiment.trials import Trial
 from rt_core.host.augmentation import Augmentation
