@@ -19,9 +19,8 @@ import torch
 
 from benchmarks.common import SEED
 from benchmarks.harness import Measure, at_least, info, median_time
-from rt_core.experiment.data.cache import to_float
-from rt_core.experiment.tv import import_torchvision
-from rt_core.host.lookup import create_augmentation, get_dataset
+from rt_core import create_augmentation, get_dataset, import_torchvision
+from rt_core.engine import to_float
 
 AUGMENTATIONS = {"blur": 1.0, "rescale": 2.0, "rotation": 30.0, "translation": 0.1}
 BATCH = 256

@@ -1,5 +1,8 @@
 """``rt bench [NAME ...]``: run benchmarks, write ``benchmarks/results/<name>.json`` each, print
-their tables, and write ``run.json`` with the wall time of the whole run."""
+their tables, and write ``run.json`` with the wall time of the whole run.
+
+This module is a plugin loaded by every ``rt`` command: the benchmarks (and torch) are imported only
+when ``rt bench`` runs."""
 
 from __future__ import annotations
 
@@ -7,8 +10,7 @@ import argparse
 import importlib
 import time
 
-from rt_core import hookimpl
-from rt_core.errors import RtError
+from rt_core import RtError, hookimpl
 
 BENCHMARKS = ("head_fit", "augment", "pgd", "train_step", "packed", "gpu", "parallel", "step_profile", "sweep")
 LONG = ("parallel_sweep",)  # minutes each: run only when named
@@ -24,7 +26,7 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
 def bench_command(args: argparse.Namespace) -> int:
     """Run the benchmarks (ratios measured side by side) and write their results files."""
     from benchmarks.harness import at_most, table, write_results
-    from rt_core.experiment.environment import resolve_device
+    from rt_core.engine import resolve_device
 
     unknown = [n for n in args.names if n not in BENCHMARKS + LONG]
     if unknown:

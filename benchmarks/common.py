@@ -6,9 +6,15 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from rt_core.experiment.config import ExperimentConfig, load_config
-from rt_core.experiment.pipeline import Domain, domains, new_model  # noqa: F401 - domains: (source, target), loaded once per process
-from rt_core.experiment.training import Generators, train_source
+from rt_core.engine import (  # noqa: F401 - domains: (source, target), loaded once per process
+    Domain,
+    ExperimentConfig,
+    Generators,
+    domains,
+    load_config,
+    new_model,
+    train_source,
+)
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart.toml"
 SEED = 0

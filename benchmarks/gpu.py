@@ -15,11 +15,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from benchmarks.common import SEED
+from benchmarks.common import SEED, trained_model
 from benchmarks.harness import Measure, at_least, at_most, median_time
-from rt_core.experiment.attacks import pgd
-from rt_core.experiment.training import Generators, crop_flip
-from rt_core.host.lookup import create_model
+from rt_core import create_model, pgd
+from rt_core.engine import DataConfig, ExperimentConfig, Generators, ModelConfig, TrainConfig, crop_flip, load_domain
 
 PEAK_BF16_TFLOPS = {"H200": 989.5, "H100": 989.5, "A100": 312.0, "L40S": 362.0, "RTX 4090": 165.2}
 GOALS = [("ResNet-18 CIFAR epoch (50k images)", "s", "<= 1", at_most, 1.0),
@@ -87,10 +86,6 @@ def pgd_rate(model, x, y, batch: int, bf16: bool = True) -> tuple[float, float]:
 
 
 def _trained_cnn(device):
-    from benchmarks.common import trained_model
-    from rt_core.experiment.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
-    from rt_core.experiment.pipeline import load_domain
-
     cfg = ExperimentConfig(source=DataConfig("printed_digits", options={"size": 32}), model=ModelConfig("cifar_cnn"),
                            train=TrainConfig(epochs=3, batch_size=128, lr=0.01, warmup_epochs=1))
     src = load_domain(cfg.source, device)

@@ -19,8 +19,7 @@ from typing import Any
 
 import torch
 
-from rt_core.experiment.environment import versions
-from rt_core.results.io import atomic_write
+from rt_core.engine import atomic_write, versions
 
 DEFAULT_OUT = Path("benchmarks") / "results"
 

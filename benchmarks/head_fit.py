@@ -24,10 +24,8 @@ import torch.nn.functional as F
 
 from benchmarks.common import SEED, domains, quickstart, trained_model
 from benchmarks.harness import Measure, at_least, info, median_time
-from rt_core.experiment.evaluation import accuracy_and_loss
-from rt_core.experiment.pipeline import load_domain
-from rt_core.experiment.transfer import extract_features, fit_linear_probe
-from rt_core.host.lookup import create_model
+from rt_core import create_model, extract_features, fit_linear_probe
+from rt_core.engine import accuracy_and_loss, load_domain
 
 
 def sgd_through_frozen(model, x, y, num_classes: int, epochs: int = 40, batch: int = 128, lr: float = 0.01,

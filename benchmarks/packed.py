@@ -14,9 +14,7 @@ import torch
 
 from benchmarks.common import domains, quickstart
 from benchmarks.harness import Measure, at_least, info, median_time
-from rt_core.experiment.packing.vmap import train_packed
-from rt_core.experiment.pipeline import new_model
-from rt_core.experiment.training import Generators, train_source
+from rt_core.engine import Generators, new_model, train_packed, train_source
 
 K = 16
 

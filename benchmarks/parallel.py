@@ -29,10 +29,7 @@ import torch
 
 from benchmarks.common import quickstart
 from benchmarks.harness import Measure, at_least, at_most, info
-from rt_core.experiment.config import ExperimentConfig
-from rt_core.experiment.executors import LocalExecutor
-from rt_core.experiment.sweep import run_sweep
-from rt_core.results.store import Store
+from rt_core.engine import ExperimentConfig, LocalExecutor, Store, run_sweep
 
 
 def trials_config(first: int | None = None) -> ExperimentConfig:

@@ -13,8 +13,7 @@ import torch
 
 from benchmarks.common import SEED, domains, quickstart, trained_model
 from benchmarks.harness import Measure, at_least, info, interleaved_times
-from rt_core.experiment.attacks import pgd
-from rt_core.experiment.tv import import_torchvision
+from rt_core import import_torchvision, pgd
 
 EPS, STEPS, N = 0.25, 20, 512
 

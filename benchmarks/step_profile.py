@@ -22,9 +22,8 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.common import SEED, domains, quickstart
-from benchmarks.harness import Measure, info, interleaved_times
-from rt_core.experiment.pipeline import new_model
-from rt_core.experiment.training import Generators, train_step
+from benchmarks.harness import Measure, info, interleaved_times, table, write_results
+from rt_core.engine import Generators, new_model, train_step
 
 GROUPS = {"convolution forward": ("aten::mkldnn_convolution",), "convolution backward": ("aten::convolution_backward",),
           "optimizer step": ("Optimizer.step",)}
@@ -104,8 +103,6 @@ def run(device: torch.device, repeats: int = 15, steps: int = 50, compile: bool 
 
 
 if __name__ == "__main__":
-    from benchmarks.harness import table, write_results
-
     found, details = run(torch.device("cpu"), compile="--compile" in sys.argv)
     name = "step_profile_compile" if "--compile" in sys.argv else "step_profile"
     print(table(f"{name} -> {write_results('benchmarks/results', name, found, [SEED], details)}", found))

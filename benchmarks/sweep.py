@@ -15,23 +15,20 @@ import torch
 
 from benchmarks.common import quickstart
 from benchmarks.harness import Measure, info
-from rt_core.experiment.pipeline import load_domain
-from rt_core.experiment.sweep import run_sweep
-from rt_core.results.store import Store
+from rt_core.engine import LocalExecutor, Store, load_domain, run_sweep
+from theory.report.job import report_store
 
 PHASES = ("source_train_s", "features_s", "head_fit_s", "robust_eval_s")
 
 
 def run(device: torch.device, repeats: int = 1) -> tuple[list[Measure], dict]:
-    from theory.report.job import report_store
-
     cfg = quickstart()
     t0 = time.perf_counter()  # the loaders themselves, not this process's cache of their result
     load_domain(cfg.source, device), load_domain(cfg.target, device)
     t_data = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as out:
         t1 = time.perf_counter()
-        counts = run_sweep(cfg, out, device=str(device.type), quiet=True)
+        counts = run_sweep(cfg, out, LocalExecutor(), device=str(device.type), quiet=True)
         t_sweep = time.perf_counter() - t1
         rows = Store(out).rows()
         t2 = time.perf_counter()

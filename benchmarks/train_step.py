@@ -12,9 +12,8 @@ import torch
 
 from benchmarks.common import SEED, domains, quickstart
 from benchmarks.harness import Measure, at_most, info, interleaved_times
-from rt_core.experiment.pipeline import new_model
-from rt_core.experiment.training import Generators, make_optimizer, train_step
-from rt_core.host.lookup import create_regularizer
+from rt_core import create_regularizer
+from rt_core.engine import Generators, make_optimizer, new_model, train_step
 
 REGULARIZERS = {"plain": None, "jacobian": ("jacobian", 1e-5, {}), "adversarial PGD-7": ("adversarial", 0.0025,
                                                                                           {"steps": 7})}

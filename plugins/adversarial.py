@@ -12,7 +12,15 @@ from rt_core import Bound, Regularizer, RegularizerSpec, Strength, hookimpl
 
 
 class AdversarialTraining(Regularizer):
-    """Replaces each training batch with its PGD adversarial examples at radius eps = strength."""
+    """Replaces each training batch with its PGD adversarial examples at radius eps = strength.
+
+    >>> import torch
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    >>> x, y = torch.rand(3, 1, 2, 2), torch.tensor([0, 1, 0])
+    >>> xa = AdversarialTraining(0.1, norm="linf", steps=3).perturb(model, x, y, torch.Generator().manual_seed(0))
+    >>> bool((xa - x).abs().max() <= 0.1 + 1e-6), model.training  # inside the ball; the mode restored
+    (True, True)
+    """
 
     def __init__(self, strength, norm="l2", steps=7, alpha=None, random_start=True):
         if norm not in ("l2", "linf"):
@@ -28,7 +36,7 @@ class AdversarialTraining(Regularizer):
     def perturb(self, model, x, y, generator=None):
         if self.is_identity:
             return x
-        from rt_core import pgd
+        from rt_core import pgd  # imports torch: loading the plugin (rt --help) does not
 
         was_training = model.training
         model.eval()

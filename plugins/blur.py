@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import math
 
-from rt_core import Augmentation, AugmentationSpec, Strength, hookimpl, uniform
-from rt_core.host.lazy import lazy
+from rt_core import Augmentation, AugmentationSpec, Strength, hookimpl, lazy, uniform
 
 torch = lazy("torch")  # imported on first use: loading the plugin stays cheap
 
@@ -54,7 +53,16 @@ def blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
 
 
 class GaussianBlur(Augmentation):
-    """Gaussian blur with sigma = strength; ``per_sample=True`` draws sigma_i ~ U[0, strength]."""
+    """Gaussian blur with sigma = strength; ``per_sample=True`` draws sigma_i ~ U[0, strength].
+
+    A normalised kernel with symmetric borders leaves a constant image as it is, and damps stripes:
+
+    >>> import torch
+    >>> flat, board = torch.full((1, 1, 8, 8), 0.5), (torch.arange(64).view(1, 1, 8, 8) % 2).float()
+    >>> blur = GaussianBlur(1.0)
+    >>> torch.allclose(blur(flat), flat), bool(blur(board).std() < 0.5 * board.std())
+    (True, True)
+    """
 
     def __init__(self, strength, per_sample=False):
         super().__init__(strength, per_sample=bool(per_sample))

@@ -11,8 +11,7 @@ Random directions come from the global torch RNG on the features' device (the tr
 
 from __future__ import annotations
 
-from rt_core import Bound, Regularizer, RegularizerSpec, Strength, hookimpl
-from rt_core.host.lazy import lazy
+from rt_core import Bound, Regularizer, RegularizerSpec, Strength, hookimpl, lazy
 
 torch = lazy("torch")  # imported on first use: loading the plugin stays cheap
 
@@ -52,7 +51,18 @@ def feature_norm_gradient(features: torch.Tensor, x: torch.Tensor) -> torch.Tens
 
 
 class JacobianRegularizer(Regularizer):
-    """lambda * (estimate of) mean ||J_f||_F^2; options ``mode`` and ``projections``."""
+    """lambda * (estimate of) mean ||J_f||_F^2; options ``mode`` and ``projections``.
+
+    For a linear f(x) = A x the Jacobian is A, so the exact penalty is lambda * ||A||_F^2:
+
+    >>> import torch
+    >>> from rt_core import SplitModel
+    >>> f = torch.nn.Linear(3, 2, bias=False)
+    >>> model, x = SplitModel(f, torch.nn.Linear(2, 2)), torch.rand(4, 3)
+    >>> penalty = JacobianRegularizer(0.1, mode="exact").penalty(model, x, None, f(x), None)
+    >>> torch.allclose(penalty, 0.1 * f.weight.pow(2).sum())
+    True
+    """
 
     needs_input_grad = True
 

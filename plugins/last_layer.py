@@ -10,7 +10,15 @@ from rt_core import Bound, Regularizer, RegularizerSpec, Strength, hookimpl
 
 
 class LastLayerNorm(Regularizer):
-    """penalty = strength * ||head.weight||_F."""
+    """penalty = strength * ||head.weight||_F.
+
+    >>> import torch
+    >>> from rt_core import SplitModel
+    >>> model = SplitModel(torch.nn.Flatten(), torch.nn.Linear(2, 2))
+    >>> _ = torch.nn.init.constant_(model.head.weight, 3.0)  # ||W||_F = sqrt(4 * 9) = 6
+    >>> float(LastLayerNorm(0.5).penalty(model, None, None, None, None).detach())
+    3.0
+    """
 
     def penalty(self, model, x, y, features, logits):
         if self.is_identity:

@@ -12,8 +12,7 @@ still linear (a per-image down/up map).
 
 from __future__ import annotations
 
-from rt_core import Augmentation, AugmentationSpec, Strength, hookimpl, uniform
-from rt_core.host.lazy import lazy
+from rt_core import Augmentation, AugmentationSpec, Strength, hookimpl, lazy, uniform
 
 torch = lazy("torch")  # imported on first use: loading the plugin stays cheap
 F = lazy("torch.nn.functional")
@@ -49,7 +48,16 @@ def rescale_per_image(x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
 
 
 class Rescale(Augmentation):
-    """Rescale by factor m = strength (deterministic); ``per_sample=True`` draws m_i ~ U[1, m] per image."""
+    """Rescale by factor m = strength (deterministic); ``per_sample=True`` draws m_i ~ U[1, m] per image.
+
+    Down by m and back up keeps the size and the range, and loses detail:
+
+    >>> import torch
+    >>> x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    >>> y = Rescale(2.0)(x)
+    >>> tuple(y.shape), bool(0 <= y.min() and y.max() <= 1), bool(y.std() < x.std())
+    ((2, 3, 16, 16), True, True)
+    """
 
     def __init__(self, strength, per_sample=False):
         super().__init__(strength, per_sample=bool(per_sample))

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import math
 
-from rt_core import Augmentation, AugmentationSpec, Strength, hookimpl, uniform
-from rt_core.host.lazy import lazy
+from rt_core import Augmentation, AugmentationSpec, Strength, hookimpl, lazy, uniform
 
 torch = lazy("torch")  # imported on first use: loading the plugin stays cheap
 F = lazy("torch.nn.functional")
@@ -31,7 +30,17 @@ def rotate(x: torch.Tensor, angles_deg: torch.Tensor) -> torch.Tensor:
 
 
 class RandomRotation(Augmentation):
-    """Per-sample angle uniform in [-strength, strength] degrees."""
+    """Per-sample angle uniform in [-strength, strength] degrees.
+
+    A zero angle returns the image; the same generator seed gives the same rotation:
+
+    >>> import torch
+    >>> aug, x = RandomRotation(30.0), torch.rand(2, 1, 8, 8)
+    >>> torch.allclose(aug.apply(x, {"angle": torch.zeros(2)}), x, atol=1e-6)
+    True
+    >>> torch.equal(aug(x, torch.Generator().manual_seed(1)), aug(x, torch.Generator().manual_seed(1)))
+    True
+    """
 
     def sample_params(self, batch, image_shape, generator):
         return {"angle": uniform(batch, -self.strength, self.strength, generator)}

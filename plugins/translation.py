@@ -7,8 +7,7 @@ the border it is not a regularizer (theory T4). d = 0 is the identity.
 
 from __future__ import annotations
 
-from rt_core import Augmentation, AugmentationSpec, Strength, hookimpl, uniform
-from rt_core.host.lazy import lazy
+from rt_core import Augmentation, AugmentationSpec, Strength, hookimpl, lazy, uniform
 
 torch = lazy("torch")  # imported on first use: loading the plugin stays cheap
 
@@ -26,7 +25,16 @@ def translate(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor) -> torch.Tens
 
 
 class RandomTranslation(Augmentation):
-    """Per-sample whole-pixel shift, at most ``strength`` times the size along each axis."""
+    """Per-sample whole-pixel shift, at most ``strength`` times the size along each axis.
+
+    A sampled instance replays exactly, and its shift is at most d * size pixels:
+
+    >>> import torch
+    >>> aug, x = RandomTranslation(0.25), torch.rand(4, 1, 8, 8)
+    >>> params = aug.sample(x, torch.Generator().manual_seed(0))
+    >>> torch.equal(aug.instance(params)(x), aug.apply(x, params)), bool(params["dx"].abs().max() <= 2)
+    (True, True)
+    """
 
     def sample_params(self, batch, image_shape, generator):
         h, w = image_shape[-2:]

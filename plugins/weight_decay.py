@@ -11,7 +11,13 @@ from rt_core import Bound, Regularizer, RegularizerSpec, Strength, hookimpl
 
 
 class WeightDecay(Regularizer):
-    """Adds the strength to the base ``weight_decay`` of the optimizer's keyword arguments."""
+    """Adds the strength to the base ``weight_decay`` of the optimizer's keyword arguments.
+
+    >>> WeightDecay(1e-3).optimizer_settings({"lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4})
+    {'lr': 0.1, 'momentum': 0.9, 'weight_decay': 0.0015}
+    >>> WeightDecay(0.0).optimizer_settings({"lr": 0.1})  # the identity strength changes nothing
+    {'lr': 0.1}
+    """
 
     def optimizer_settings(self, base):
         if self.is_identity:

@@ -1,5 +1,8 @@
 """The theory plugin's commands: ``rt theory ...`` (classify augmentations, list bounds with their
-monotonicity, run the T5 constructions) and ``rt report``; and the report writer behind ``rt demo``."""
+monotonicity, run the T5 constructions) and ``rt report``; and the report writer behind ``rt demo``.
+
+This module is a plugin loaded by every ``rt`` command, so the theory itself (sympy, cvxpy, torch) is
+imported inside the command that needs it: ``rt --help`` and ``rt plugins`` stay fast."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rt_core import hookimpl
+from rt_core import RtError, get_regularizer, hookimpl
 
 
 def _option(text: str) -> tuple[str, object]:
@@ -74,7 +77,6 @@ def _check(args) -> int:
 
 
 def _bounds(args) -> int:
-    from rt_core import get_regularizer
     from theory.bounds import check_bound, list_bounds
 
     if args.check:
@@ -127,7 +129,6 @@ def _report_args(p: argparse.ArgumentParser) -> None:
 
 def report_command(args: argparse.Namespace) -> int:
     """Write the theory-vs-experiment report (report.md, report.html, figures/, verdicts.json)."""
-    from rt_core import RtError
     from theory.report.job import report_published, report_store
 
     if not (args.csv or args.directory):
@@ -172,7 +173,6 @@ def plan_command(args: argparse.Namespace) -> int:
     often independent studies would reach the same verdicts."""
     import dataclasses
 
-    from rt_core import RtError
     from theory.report.job import store_plan, store_replication
 
     if not 0.0 < args.power < 1.0:

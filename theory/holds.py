@@ -69,7 +69,7 @@ def small_model(d: int = 8, width: int = 32, features: int = 16, seed: int = 0) 
     return SplitModel(f, nn.Linear(features, 2))
 
 
-def train_source(name: str, strength: float, xs: torch.Tensor, y: torch.Tensor, steps: int = 150,
+def train_small_model(name: str, strength: float, xs: torch.Tensor, y: torch.Tensor, steps: int = 150,
                  seed: int = 0) -> SplitModel:
     """Full-batch SGD (lr LR, momentum 0.9) on cross-entropy with regularizer ``name`` at ``strength``."""
     model, reg = small_model(xs.shape[-1], seed=seed), create_regularizer(name, strength)
@@ -149,7 +149,7 @@ def registered_bound(name: str, strength: float, constants: dict) -> float:
 def check_holds(name: str, strength: float, n: int = 256, d: int = 8, steps: int = 150, seed: int = 0) -> HoldsRow:
     """Train at ``strength`` on the synthetic pair; measure tau, the T2 bound and the constrained quantity."""
     xs, xt, y, w1 = covariate_shift_pair(n, d, seed)
-    model = train_source(name, strength, xs, y, steps, seed)
+    model = train_small_model(name, strength, xs, y, steps, seed)
     with torch.no_grad():
         zs, zt = model.features(xs), model.features(xt)
     g_s = fit_head(zs, y)

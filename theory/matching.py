@@ -19,8 +19,9 @@ import functools
 import sympy
 
 from rt_core import identity_strength, registries
-from rt_core.results.metrics import min_acc_src as min_acc_for
-from theory.report.verdicts import Bound, Prediction, StrengthClass
+from rt_core.reporting import min_acc_src as min_acc_for
+from theory.bounds import bound_expression, check_bound, list_bounds
+from theory.report.verdicts import CheckedBound, Prediction, StrengthClass
 
 __all__ = ["identity_strength", "min_acc_for", "predict", "strength_label"]
 
@@ -48,8 +49,6 @@ def predict(plugin: str, strengths: tuple[float, ...]) -> Prediction:
 
 
 def _regularizer(plugin: str) -> Prediction:
-    from theory.bounds import bound_expression, check_bound, list_bounds
-
     specs = list_bounds()
     if plugin not in specs:
         return Prediction("regularizer", "unknown", "no bound on tau is registered for this regularizer: "
@@ -57,7 +56,7 @@ def _regularizer(plugin: str) -> Prediction:
     spec = specs[plugin]
     expr, symbol, _ = bound_expression(plugin)
     res = check_bound(plugin)
-    bound = Bound(sympy.latex(expr), sympy.pretty(expr, use_unicode=True), str(symbol), bool(res.monotone),
+    bound = CheckedBound(sympy.latex(expr), sympy.pretty(expr, use_unicode=True), str(symbol), bool(res.monotone),
                   res.method, spec.constrains)
     if res.monotone and spec.direction == "decreasing":
         return Prediction("regularizer", "rises", f"the bound on tau decreases in {symbol} ({res.method}): "
@@ -67,7 +66,7 @@ def _regularizer(plugin: str) -> Prediction:
 
 
 def _augmentation(plugin: str, swept: tuple[float, ...]) -> Prediction:
-    from theory.classify import classify_augmentation
+    from theory.classify import classify_augmentation  # imports torch: only when an augmentation is swept
 
     if not swept:
         return Prediction("augmentation", "unknown", "no swept strength besides the identity: nothing to classify")

@@ -24,11 +24,11 @@ from __future__ import annotations
 import gc
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rt_core.results.metrics import deltas, usable_at
+from rt_core.reporting import deltas, usable_at
 from theory.report import statistics as st
 from theory.report.verdicts import (
     Correlation,
@@ -131,14 +131,50 @@ class Decision:
     tost_holm: float | None = None
 
 
+@dataclass(frozen=True)
+class Family:
+    """The plugins one report decides together (Holm runs over them): per plugin its seeds x strengths
+    rel_dt table (identity first, NaN = no usable trial), its predicted direction ("rises", "none" or
+    "unknown") and how many of its trials were excluded; the family-wise ``alpha`` and the equivalence
+    ``margin`` in points.
+
+    >>> import numpy as np
+    >>> family = Family({"blur": np.zeros((3, 3))}, {"blur": "none"}, {"blur": 0}, alpha=0.05, margin=2.0)
+    >>> family.seeds, family.drawn(np.array([0, 0])).tables["blur"].shape
+    (3, (2, 3))
+    """
+
+    tables: dict[str, np.ndarray]
+    expected: dict[str, str]
+    excluded: dict[str, int]
+    alpha: float
+    margin: float
+
+    @classmethod
+    def of(cls, data: dict[str, PluginData], expected: dict[str, str], alpha: float, margin: float) -> Family:
+        """The family of a report's per-plugin data."""
+        return cls({p: d.tables["rel_dt"] for p, d in data.items()}, expected,
+                   {p: len(d.excluded) for p, d in data.items()}, alpha, margin)
+
+    @property
+    def seeds(self) -> int:
+        """Rows (seeds) of the tables, which all share them; 0 without tables."""
+        return len(next(iter(self.tables.values()))) if self.tables else 0
+
+    def drawn(self, idx: np.ndarray) -> Family:
+        """The family on the seeds ``idx`` (rows of every table drawn together)."""
+        return replace(self, tables={p: t[idx] for p, t in self.tables.items()})
+
+
 def _enough(table: np.ndarray, trend: st.TrendResult | None) -> bool:
     n, complete = len(table), len(st.complete_rows(table))
     return trend is not None and complete >= min(2, n) and 2 * complete >= n
 
 
-def decide_family(tables: dict[str, np.ndarray], expected: dict[str, str], alpha: float, margin: float,
-                  excluded: dict[str, int]) -> dict[str, Decision]:
+def decide_family(family: Family) -> dict[str, Decision]:
     """The verdict of every plugin of one report from its rel_dt table (module docstring)."""
+    tables, expected, excluded, alpha, margin = (family.tables, family.expected, family.excluded, family.alpha,
+                                                 family.margin)
     trends = {p: st.blocked_trend(t) for p, t in tables.items()}
     tested = [p for p in tables if _enough(tables[p], trends[p])]
     p_holm = dict(zip(tested, st.holm([trends[p].p_value for p in tested]), strict=True))
@@ -186,49 +222,37 @@ def _judge(expected: str, d: Decision, alpha: float, margin: float) -> tuple[str
     return "inconclusive", f"the theory makes no prediction here; measured {test}"
 
 
-def seed_count(tables: dict[str, np.ndarray]) -> int:
-    """Rows (seeds) of a report's seeds x strengths tables, which all share them; 0 without tables."""
-    return len(next(iter(tables.values()))) if tables else 0
-
-
-def drawn_verdicts(tables: dict[str, np.ndarray], expected: dict[str, str], alpha: float, margin: float,
-                   excluded: dict[str, int], size: int, draws: int,
-                   rng: np.random.Generator) -> Iterator[dict[str, str]]:
+def drawn_verdicts(family: Family, size: int, draws: int, rng: np.random.Generator) -> Iterator[dict[str, str]]:
     """The verdict of every plugin in each of ``draws`` studies of ``size`` seeds drawn with
     replacement from the measured ones (rows of every table drawn together; Holm and TOST redone)."""
-    n = seed_count(tables)
+    n = family.seeds
     if n == 0:
         return
     gc.freeze()  # statsmodels' Holm calls gc.collect(): slow with torch loaded unless the heap is frozen
     try:
         for _ in range(draws):
             idx = rng.integers(0, n, size)
-            yield {p: d.verdict for p, d in decide_family({p: t[idx] for p, t in tables.items()}, expected,
-                                                          alpha, margin, excluded).items()}
+            yield {p: d.verdict for p, d in decide_family(family.drawn(idx)).items()}
     finally:
         gc.unfreeze()
 
 
-def resampled_verdicts(tables: dict[str, np.ndarray], expected: dict[str, str], alpha: float, margin: float,
-                       excluded: dict[str, int], size: int, resamples: int,
-                       rng: np.random.Generator) -> dict[str, Counter]:
+def resampled_verdicts(family: Family, size: int, resamples: int, rng: np.random.Generator) -> dict[str, Counter]:
     """Per plugin, how often each verdict comes out over ``resamples`` draws of ``size`` seeds
     (``drawn_verdicts``)."""
-    counts = {p: Counter() for p in tables}
-    for verdicts in drawn_verdicts(tables, expected, alpha, margin, excluded, size, resamples, rng):
+    counts = {p: Counter() for p in family.tables}
+    for verdicts in drawn_verdicts(family, size, resamples, rng):
         for p, v in verdicts.items():
             counts[p][v] += 1
     return counts
 
 
-def stability(tables: dict[str, np.ndarray], expected: dict[str, str], alpha: float, margin: float,
-              excluded: dict[str, int], full: dict[str, str], resamples: int,
-              rng: np.random.Generator) -> dict[str, float]:
+def stability(family: Family, full: dict[str, str], resamples: int, rng: np.random.Generator) -> dict[str, float]:
     """Share of seed-bootstrap resamples (as many seeds as measured) reproducing ``full``."""
-    n = seed_count(tables)
+    n = family.seeds
     if n == 0:
         return {}
-    counts = resampled_verdicts(tables, expected, alpha, margin, excluded, n, resamples, rng)
+    counts = resampled_verdicts(family, n, resamples, rng)
     return {p: c[full[p]] / resamples for p, c in counts.items()}
 
 
@@ -303,13 +327,10 @@ def analyse(data: dict[str, PluginData], predictions: dict[str, Prediction], lab
             settings: Settings) -> list[PluginVerdict]:
     """Every plugin's verdict with effects, decomposition, per-strength rows and stability."""
     rng = np.random.default_rng(0)
-    tables = {p: d.tables["rel_dt"] for p, d in data.items()}
-    expected = {p: predictions[p].expected for p in data}
-    excluded = {p: len(d.excluded) for p, d in data.items()}
-    a, m = settings.alpha, settings.equivalence_margin
-    decisions = decide_family(tables, expected, a, m, excluded)
-    shares = stability(tables, expected, a, m, excluded, {p: d.verdict for p, d in decisions.items()},
-                       settings.resamples, rng) if len(settings.seeds) >= 2 else {}
+    family = Family.of(data, {p: predictions[p].expected for p in data}, settings.alpha, settings.equivalence_margin)
+    decisions = decide_family(family)
+    shares = stability(family, {p: d.verdict for p, d in decisions.items()}, settings.resamples, rng) \
+        if len(settings.seeds) >= 2 else {}
     return [plugin_verdict(data[p], predictions[p], decisions[p], settings, shares.get(p), labels[p], rng)
             for p in sorted(data)]
 

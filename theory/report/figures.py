@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from rt_core.results.io import atomic_write  # noqa: E402
+from rt_core.reporting import atomic_write  # noqa: E402
 from theory.report.analysis import PluginData  # noqa: E402
 from theory.report.verdicts import Correlation, PluginVerdict  # noqa: E402
 

@@ -15,12 +15,19 @@ import dataclasses
 import json
 from pathlib import Path
 
-from rt_core import RtError, get_dataset
-from rt_core.experiment.config import ReportConfig, parse_number
-from rt_core.host.manager import report_sections
-from rt_core.results.metrics import rel_dt
-from rt_core.results.render import Block, Figure, Heading, Table, Text, write_rendered
-from rt_core.results.store import Store
+from rt_core import RtError, get_dataset, report_sections
+from rt_core.reporting import (
+    Block,
+    Figure,
+    Heading,
+    ReportConfig,
+    Store,
+    Table,
+    Text,
+    parse_number,
+    rel_dt,
+    write_rendered,
+)
 from theory.matching import identity_strength, min_acc_for, predict, strength_label
 from theory.report import analysis, figures, sections
 from theory.report import statistics as st
@@ -51,7 +58,8 @@ def build_report(rows: list[dict], title: str, cfg: ReportConfig, min_acc: float
                         st.distinct_resamples(len(seeds)))
     verdicts = analysis.analyse(data, predictions, {p: strength_label(p) for p in plugins}, settings)
     effect = cfg.plan_effect or cfg.equivalence_margin
-    study = plan(data, {p: predictions[p].expected for p in plugins}, effect, cfg.alpha, cfg.equivalence_margin)
+    expected = {p: predictions[p].expected for p in plugins}
+    study = plan(analysis.Family.of(data, expected, cfg.alpha, cfg.equivalence_margin), effect)
     report = Report(title, settings, verdicts, analysis.robustness(data, cfg.resamples), study, provenance)
     return report, data
 
@@ -196,7 +204,7 @@ def store_plan(directory: str | Path, effect: float | None = None, power: float 
     ``[report] plan_effect``, else its equivalence margin) with ``power``."""
     data, expected, cfg = _store_tables(directory)
     size = effect or cfg.plan_effect or cfg.equivalence_margin
-    return plan(data, expected, size, cfg.alpha, cfg.equivalence_margin, power), cfg.alpha
+    return plan(analysis.Family.of(data, expected, cfg.alpha, cfg.equivalence_margin), size, power), cfg.alpha
 
 
 def store_replication(directory: str | Path, seeds: int | None = None, runs: int = 3,
@@ -204,8 +212,7 @@ def store_replication(directory: str | Path, seeds: int | None = None, runs: int
     """``theory.report.plan.replication`` of a results store: ``runs`` studies of ``seeds`` seeds
     (default: as many as the store has)."""
     data, expected, cfg = _store_tables(directory)
-    return replication({p: d.tables["rel_dt"] for p, d in data.items()}, {p: len(d.excluded) for p, d in data.items()},
-                       expected, cfg.alpha, cfg.equivalence_margin, seeds, runs, draws)
+    return replication(analysis.Family.of(data, expected, cfg.alpha, cfg.equivalence_margin), seeds, runs, draws)
 
 
 def report_store(directory: str | Path, out: str | Path | None = None, margin: float | None = None) -> Path:

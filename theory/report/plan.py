@@ -29,7 +29,7 @@ import numpy as np
 
 from theory.report import analysis as an
 from theory.report import statistics as st
-from theory.report.analysis import PluginData
+from theory.report.analysis import Family
 from theory.report.verdicts import PlanRow, Replication
 
 SEED_GRID = (5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64)
@@ -42,20 +42,20 @@ def _sizable(table: np.ndarray, expected: str) -> bool:
     return expected in ("rises", "none") and table.shape[1] >= 3 and len(st.complete_rows(table)) >= MIN_SEEDS
 
 
-def seeds_to_decide(tables: dict[str, np.ndarray], excluded: dict[str, int], expected: dict[str, str],
-                    alpha: float, margin: float, power: float = 0.8, resamples: int = 100, seed: int = 0
+def seeds_to_decide(family: Family, power: float = 0.8, resamples: int = 100, seed: int = 0
                     ) -> dict[str, tuple[int | None, str | None]]:
     """Per plugin (n, verdict) from its seeds x levels rel_dt table: the resampled answer of the
     module docstring; (None, UNDECIDED) when no n of SEED_GRID reaches ``power``, (None, None) when
     the plugin is not sized (module docstring)."""
     rng = np.random.default_rng(seed)
     out: dict[str, tuple[int | None, str | None]] = {
-        p: (None, UNDECIDED if _sizable(t, expected.get(p, "unknown")) else None) for p, t in tables.items()}
+        p: (None, UNDECIDED if _sizable(t, family.expected.get(p, "unknown")) else None)
+        for p, t in family.tables.items()}
     for n in SEED_GRID:
-        pending = [p for p in tables if out[p] == (None, UNDECIDED)]
+        pending = [p for p in family.tables if out[p] == (None, UNDECIDED)]
         if not pending:
             break
-        counts = an.resampled_verdicts(tables, expected, alpha, margin, excluded, n, resamples, rng)
+        counts = an.resampled_verdicts(family, n, resamples, rng)
         for p in pending:
             verdict = max(DECIDED, key=lambda v, c=counts[p]: c[v])
             if counts[p][verdict] >= power * resamples:
@@ -63,43 +63,40 @@ def seeds_to_decide(tables: dict[str, np.ndarray], excluded: dict[str, int], exp
     return out
 
 
-def plan(data: dict[str, PluginData], expected: dict[str, str], effect: float, alpha: float, margin: float,
-         power: float = 0.8) -> list[PlanRow]:
+def plan(family: Family, effect: float, power: float = 0.8) -> list[PlanRow]:
     """One PlanRow per plugin (module docstring)."""
     rows = []
-    family = max(1, len(data))
-    decide = seeds_to_decide({p: d.tables["rel_dt"] for p, d in data.items()},
-                             {p: len(d.excluded) for p, d in data.items()}, expected, alpha, margin, power)
-    for p in sorted(data):
-        effects = st.seed_effects(data[p].tables["rel_dt"])
+    alpha, margin, size = family.alpha, family.margin, max(1, len(family.tables))
+    decide = seeds_to_decide(family, power)
+    for p in sorted(family.tables):
+        effects = st.seed_effects(family.tables[p])
         sd = float(np.std(effects, ddof=1)) if len(effects) >= 2 else None
         detect = st.seeds_needed(sd, effect, alpha, power) if sd else None
-        holm = st.seeds_needed(sd, effect, alpha / family, power) if sd else None
+        holm = st.seeds_needed(sd, effect, alpha / size, power) if sd else None
         equiv = st.seeds_needed(sd, margin, alpha, power, equivalence=True) \
-            if sd and expected.get(p) == "none" else None
+            if sd and family.expected.get(p) == "none" else None
         rows.append(PlanRow(p, len(effects), sd, effect, power, detect, holm, equiv, *decide[p]))
     return rows
 
 
-def replication(tables: dict[str, np.ndarray], excluded: dict[str, int], expected: dict[str, str],
-                alpha: float, margin: float, seeds: int | None = None, runs: int = 3, draws: int = 200,
+def replication(family: Family, seeds: int | None = None, runs: int = 3, draws: int = 200,
                 seed: int = 0) -> Replication | None:
     """``draws`` times, decide ``runs`` independent studies of ``seeds`` seeds (default: as many as
     measured) drawn with replacement from the measured ones (``an.drawn_verdicts``) and count, per
     plugin, the draws in which every run reaches one verdict, and per draw the number of such
     plugins (``Replication``). None with fewer than ``MIN_SEEDS`` measured seeds (nothing to draw a
     population from)."""
-    measured = an.seed_count(tables)
+    measured = family.seeds
     if measured < MIN_SEEDS:
         return None
     size = seeds or measured
     rng = np.random.default_rng(seed)
-    studies = an.drawn_verdicts(tables, expected, alpha, margin, excluded, size, draws * runs, rng)
-    same = dict.fromkeys(tables, 0)
-    coinciding = [0] * (len(tables) + 1)
+    studies = an.drawn_verdicts(family, size, draws * runs, rng)
+    same = dict.fromkeys(family.tables, 0)
+    coinciding = [0] * (len(family.tables) + 1)
     for _ in range(draws):
         verdicts = [next(studies) for _ in range(runs)]
-        agreeing = [p for p in tables if len({v[p] for v in verdicts}) == 1]
+        agreeing = [p for p in family.tables if len({v[p] for v in verdicts}) == 1]
         for p in agreeing:
             same[p] += 1
         coinciding[len(agreeing)] += 1

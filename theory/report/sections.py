@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rt_core.results.render import Block, Code, Figure, Heading, Table, Text
+from rt_core.reporting import Block, Code, Figure, Heading, Table, Text
 from theory.report.plan import SEED_GRID, UNDECIDED
 from theory.report.verdicts import Estimate, PlanRow, PluginVerdict, Report
 

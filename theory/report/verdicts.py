@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
-class Bound:
-    """A regularizer's registered bound on tau: LaTeX and unicode forms, and its monotonicity."""
+class CheckedBound:
+    """A regularizer's registered bound on tau (its ``rt_core.Bound``) as the report shows it: LaTeX and
+    unicode forms, the strength's symbol, and its monotonicity as checked (``decided_by``)."""
 
     latex: str
     unicode: str
@@ -40,7 +41,7 @@ class Prediction:
     kind: str  # "regularizer", "augmentation" or "unknown"
     expected: str
     text: str
-    bound: Bound | None = None
+    bound: CheckedBound | None = None
     strengths: tuple[StrengthClass, ...] = ()
 
 

@@ -6,8 +6,7 @@ numbers (to second order, noise acts like a gradient-norm penalty, Bishop 1995).
 
 from __future__ import annotations
 
-from rt_core import Augmentation, AugmentationSpec, Strength, hookimpl
-from rt_core.host.lazy import lazy
+from rt_core import Augmentation, AugmentationSpec, Strength, hookimpl, lazy
 
 # torch is imported on first use, so loading this plugin (every `rt` command does) stays cheap
 torch = lazy("torch")
