@@ -2,8 +2,8 @@
 this module's own (``plugins``, ``run``, ``demo``) included. User errors print one line
 (``rt: error: ...``) and exit with status 2.
 
-The engine (``rt_core.experiment``, ``rt_core.api``: torch, pandas) is imported inside the commands that
-run it, so ``rt --help`` and ``rt plugins`` start without importing torch.
+The sweep and its executors (torch, Ray) are imported inside the commands that run them, so ``rt --help``
+and ``rt plugins`` start without importing torch.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import sys
 import time
 
 from rt_core import __version__, examples
+from rt_core.api import export
 from rt_core.errors import RtError
 from rt_core.experiment.config import ExperimentConfig
 from rt_core.experiment.interrupts import SweepInterrupted
@@ -207,8 +208,6 @@ def _export_args(p: argparse.ArgumentParser) -> None:
 
 def export_command(args: argparse.Namespace) -> int:
     """Export the trials as one table (metrics, usable, delta_acc_src, delta_acc_tgt, rel_dt): csv or parquet."""
-    from rt_core.api import export
-
     path = export(args.directory, args.out, args.format)
     print(f"wrote {path}")
     return 0
