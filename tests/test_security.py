@@ -1,8 +1,7 @@
-"""Security: tensors load with weights_only=True (a pickle that would run code is refused), configs
-are data only, and the store upgrades its own older schema in place."""
+"""Security: tensors load with weights_only=True (a pickle that would run code is refused) and configs
+are data only (the store's schema upgrade: tests/results/test_store.py)."""
 
 import ast
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -63,16 +62,3 @@ def test_config_values_are_never_evaluated(tmp_path):
     assert not target.exists()
 
 
-def test_a_schema_1_store_is_upgraded_in_place_keeping_its_rows(tmp_path):
-    from rt_core.results.store import SCHEMA, Store
-
-    conn = sqlite3.connect(tmp_path / "results.sqlite")
-    conn.executescript(SCHEMA.replace(", traceback TEXT", ""))
-    conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
-    conn.execute("INSERT INTO trials (key, plugin, strength, seed, status, config) "
-                 "VALUES ('k', 'blur', 1.0, 0, 'finished', '{}')")
-    conn.commit()
-    conn.close()
-    store = Store(tmp_path)
-    assert store.get_meta("schema_version") == "2"
-    assert [(r["key"], r["status"], r["traceback"]) for r in store.rows()] == [("k", "finished", None)]

@@ -66,7 +66,7 @@ def make_optimizer(model: torch.nn.Module, lr: float, momentum: float, weight_de
     base = {"lr": lr, "momentum": momentum, "weight_decay": weight_decay}
     settings = regularizer.optimizer_settings(base) if regularizer is not None else base
     # foreach: one multi-tensor update instead of a Python loop over parameters; bitwise the same
-    # result (tests/test_sweep.py); its step time against the loop: benchmarks/results/step_profile.json.
+    # result (tests/experiment/test_sweep.py); its step time against the loop: benchmarks/results/step_profile.json.
     return torch.optim.SGD(model.parameters(), foreach=True, **settings)
 
 

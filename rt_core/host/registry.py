@@ -66,10 +66,13 @@ class AugmentationSpec:
     instance is a linear map of the image: checked on convex combinations), ``differentiable``
     (gradcheck), ``random`` (instances depend on the generator; False: checked not to).
 
-    >>> from plugins.blur import GaussianBlur
-    >>> spec = AugmentationSpec("soft", GaussianBlur, Strength("sigma", identity=0.0, low=0.0, high=4.0), random=False)
-    >>> spec.factory(1.0), spec.linear, spec.random
-    (GaussianBlur(strength=1.0), True, False)
+    >>> from rt_core import Augmentation
+    >>> class Dim(Augmentation):
+    ...     def apply(self, x, params):
+    ...         return x * (1 - self.strength)
+    >>> spec = AugmentationSpec("dim", Dim, Strength("p", identity=0.0, low=0.0, high=1.0), random=False)
+    >>> spec.factory(0.5), spec.linear, spec.random
+    (Dim(strength=0.5), True, False)
     """
 
     name: str
@@ -114,9 +117,11 @@ class RegularizerSpec:
     together, and ``check_regularizer`` verifies the declaration. ``bound`` is the regularizer's
     function-class bound on tau (theory T1-T3), or None.
 
-    >>> from plugins.weight_decay import WeightDecay
-    >>> strength = Strength("lambda", identity=0.0, low=0.0, high=1.0)
-    >>> spec = RegularizerSpec("wd", WeightDecay, strength, acts_on="optimizer")
+    >>> from rt_core import Regularizer
+    >>> class MoreDecay(Regularizer):
+    ...     def optimizer_settings(self, base):
+    ...         return {**base, "weight_decay": base["weight_decay"] + self.strength}
+    >>> spec = RegularizerSpec("more_decay", MoreDecay, Strength("lambda", 0.0, 0.0, 1.0), acts_on="optimizer")
     >>> spec.acts_on, spec.bound, spec.factory(0.1).optimizer_settings({"weight_decay": 0.0})
     ('optimizer', None, {'weight_decay': 0.1})
     """

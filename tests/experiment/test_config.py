@@ -70,7 +70,7 @@ def test_missing_and_invalid_files(tmp_path):
 def test_shipped_presets_validate():
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1] / "examples"
+    root = Path(__file__).resolve().parents[2] / "examples"
     for name in ("quickstart.toml", "paper_cifar10_svhn.toml", "gpu_study.toml"):
         cfg = load_config(root / name)
         assert cfg.sweep

@@ -1,5 +1,5 @@
 """What a new user hits first (issue 16): each mistake is one line on stderr with the right exit status,
-and nothing is written or lost. One test per row of the README's table (Ctrl-C: tests/test_sweep.py)."""
+and nothing is written or lost. One test per row of the README's table (Ctrl-C: tests/experiment/test_sweep.py)."""
 
 import os
 import re
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from rt_core.cli import main
-from tests.tiny import TINY
+from tests.helpers.tiny import TINY
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _snapshot(path):

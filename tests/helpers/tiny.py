@@ -37,7 +37,7 @@ def write_tiny(path, extra: str = "") -> str:
 
 
 def crash_sweep(path):
-    """(config, marker) of a one-seed tiny sweep with tests.faulty_plugins' crash_once (its worker dies
+    """(config, marker) of a one-seed tiny sweep with tests.helpers.faulty_plugins' crash_once (its worker dies
     the first time, leaving ``marker``) and crash_always (its worker dies every time)."""
     import tomllib
 

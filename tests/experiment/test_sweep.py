@@ -19,7 +19,7 @@ from rt_core.experiment.pipeline import run_trial
 from rt_core.experiment.sweep import fill_rel_dt, run_sweep
 from rt_core.experiment.trials import Trial
 from rt_core.results.store import METRICS, Store
-from tests.tiny import write_tiny
+from tests.helpers.tiny import write_tiny
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ import torch
 
 from rt_core.cli import main
 from rt_core.results.store import Store
-from tests.tiny import TINY
+from tests.helpers.tiny import TINY
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,8 @@ import pytest
 import rt_core
 from rt_core.cli import main
 from rt_core.results.store import Store
-from tests import faulty_plugins
-from tests.tiny import write_tiny
+from tests.helpers import faulty_plugins
+from tests.helpers.tiny import write_tiny
 
 EXPLODE = '[[sweep]]\nplugin = "explode"\nstrengths = [0.5]\n'
 

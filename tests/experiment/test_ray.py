@@ -13,13 +13,13 @@ from rt_core.experiment.executors import LocalExecutor
 from rt_core.experiment.loading import from_dict
 from rt_core.experiment.sweep import run_sweep
 from rt_core.results.store import Store
-from tests import faulty_plugins
-from tests.tiny import crash_sweep, write_tiny
+from tests.helpers import faulty_plugins
+from tests.helpers.tiny import crash_sweep, write_tiny
 
 ray = pytest.importorskip("ray", reason="the ray extra is installed by `make test`")
 from rt_core.experiment.ray_executor import RayExecutor  # noqa: E402
 
-QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart.toml"
+QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.toml"
 
 
 @pytest.fixture(autouse=True)

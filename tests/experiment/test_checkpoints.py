@@ -7,7 +7,7 @@ import torch
 
 import rt_core
 from rt_core.cli import main
-from tests.tiny import TINY
+from tests.helpers.tiny import TINY
 
 ONE = TINY.replace("seeds = [0, 1]", "seeds = [0]").replace("strengths = [1e-3]", "strengths = []") \
     .replace("strengths = [1.0]", "strengths = [0.5]")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_notebook_page_runs_as_written(tmp_path, monkeypatch):
@@ -34,7 +34,7 @@ def test_the_notebook_page_runs_as_written(tmp_path, monkeypatch):
 
 def test_rt_export_csv(tmp_path, monkeypatch, capsys):
     from rt_core.cli import main
-    from tests.tiny import write_tiny
+    from tests.helpers.tiny import write_tiny
 
     monkeypatch.setenv("RT_CACHE", str(tmp_path / "cache"))
     config = write_tiny(tmp_path / "t.toml")
@@ -46,7 +46,7 @@ def test_rt_export_csv(tmp_path, monkeypatch, capsys):
 
 def test_rt_demo_from_outside_the_checkout(tmp_path):
     tiny = tmp_path / "tiny.toml"
-    from tests.tiny import TINY
+    from tests.helpers.tiny import TINY
 
     tiny.write_text(TINY.replace("seeds = [0, 1]", "seeds = [0]").replace("strengths = [1e-3]", "strengths = []"))
     elsewhere = tmp_path / "elsewhere"

@@ -19,10 +19,10 @@ from rt_core.experiment.executors import LocalExecutor, plan_workers
 from rt_core.experiment.loading import from_dict
 from rt_core.experiment.sweep import run_sweep
 from rt_core.results.store import Store
-from tests import faulty_plugins
-from tests.tiny import TINY, crash_sweep, write_tiny
+from tests.helpers import faulty_plugins
+from tests.helpers.tiny import TINY, crash_sweep, write_tiny
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ import time
 import pytest
 
 import rt_core
-from tests.theory_plugins import TheoryTestPlugins
+from tests.helpers.theory_plugins import TheoryTestPlugins
 from theory import classify_augmentation
 from theory.classify import _classify_cached
 

@@ -9,7 +9,7 @@ import pytest
 
 from rt_core.host import hookspecs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "plugin_hooks.md").read_text()
 HOOKS = sorted(n for n in dir(hookspecs) if n.startswith("rt_"))
 
@@ -45,5 +45,5 @@ def test_hook_example_runs(hook):
 
 @pytest.mark.parametrize("hook", HOOKS)
 def test_hook_has_a_test(hook):
-    others = [p for p in (ROOT / "tests").glob("test_*.py") if p.name != Path(__file__).name]
+    others = [p for p in (ROOT / "tests").rglob("test_*.py") if p.name != Path(__file__).name]
     assert any(hook in p.read_text() for p in others), f"no test file mentions {hook}"

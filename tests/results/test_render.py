@@ -1,0 +1,15 @@
+"""The generic renderer: blocks -> Markdown and HTML (rt_core.results.render)."""
+
+from rt_core.results.render import Code, Figure, Heading, Table, Text, render_html, render_markdown
+
+
+def test_renderer_turns_markdown_tables_into_html_tables(tmp_path):
+    blocks = [Heading("T", 1), Heading("Section"), Text("a | b\n---|---\n1 | 2"),
+              Table(("x", "y"), (("1|2", "<b>"),), row_classes=("agrees",)), Code("x < y")]
+    html = render_html(blocks, "T", tmp_path)
+    assert html.count("<table>") == 2 and "<td>1|2</td>" in html and "&lt;b&gt;" in html
+    assert 'class="agrees"' in html and "x &lt; y" in html and 'href="#section"' in html
+    md = render_markdown(blocks)
+    assert "| 1\\|2 | <b> |" in md and md.startswith("# T\n")
+    (tmp_path / "f.png").write_bytes(b"\x89PNG")
+    assert "data:image/png;base64," in render_html([Figure("f.png", "cap")], "T", tmp_path)
