@@ -28,7 +28,8 @@ from rt_core.results.store import Store
 if TYPE_CHECKING:
     import pandas as pd
 
-METRIC_COLUMNS = ("acc_src", "rob_src", "acc_tgt", "probe_acc_src", "loss_src", "loss_tgt", "tau")
+METRIC_COLUMNS = ("acc_src", "rob_src", "acc_tgt", "probe_acc_src", "loss_src", "loss_tgt", "tau", "plateau_step",
+                  "plateau_frac")
 
 
 def run(config: Any, out: str | Path, device: str = "auto", force: bool = False, quiet: bool = True,

@@ -151,6 +151,29 @@ def rt_register_commands(cli: Any) -> None:
     cli.command("theory", _args)(theory_command)
     cli.command("report", _report_args)(report_command)
     cli.command("plan", _plan_args)(plan_command)
+    cli.command("headroom", _headroom_args)(headroom_command)
+
+
+def _headroom_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("directory", help="experiment directory holding results.sqlite")
+    p.add_argument("--json", action="store_true", help="the table and the criteria as JSON")
+
+
+def headroom_command(args: argparse.Namespace) -> int:
+    """Room to move: vanilla and each plugin's strongest strength (acc_src, probe_acc_src, acc_tgt,
+    rob_src, plateau), and whether the benchmark meets the criteria of theory.report.headroom."""
+    import dataclasses
+
+    from theory.report import headroom
+    from theory.report.job import store_headroom
+
+    table, found = store_headroom(args.directory)
+    if args.json:
+        print(json.dumps({"settings": [dataclasses.asdict(s) for s in table],
+                          "criteria": [dataclasses.asdict(c) for c in found]}, indent=2))
+    else:
+        print(headroom.markdown(table, found), end="")
+    return 0
 
 
 def _plan_args(p: argparse.ArgumentParser) -> None:

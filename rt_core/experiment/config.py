@@ -33,9 +33,11 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Source training: SGD(lr, momentum, weight_decay) after a linear warm-up from 0 over the first
-    ``warmup_epochs`` epochs (0: none), then ``schedule`` "step" (LR x gamma at each milestone epoch)
-    or "cosine" (per-step cosine decay to 0 over the remaining steps; milestones unused)."""
+    """Source training: SGD(lr, momentum, weight_decay; Nesterov momentum with ``nesterov``) after a
+    linear warm-up from 0 over the first ``warmup_epochs`` epochs (0: none), then ``schedule`` "step"
+    (LR x gamma at each milestone epoch), "cosine" (per-step cosine decay to 0 over the remaining
+    steps) or "linear" (per-step linear decay to 0 over the remaining steps); milestones and gamma
+    are used by "step" only."""
 
     epochs: int = 10
     batch_size: int = 128
@@ -47,6 +49,7 @@ class TrainConfig:
     warmup_epochs: float = 0.0
     base_augment: str = "none"
     schedule: str = "step"
+    nesterov: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,10 @@ class TransferConfig:
     """Target head: ``linear_probe`` (fit on cached features) or ``finetune`` (all parameters).
     ``probe_folds`` = k >= 2 scores the target probe by k-fold cross-validation over the target's
     train and test images together (each image predicted once, by the probe fitted on the other
-    folds); 0 fits on the train split and scores the test split."""
+    folds); 0 fits on the train split and scores the test split. ``probe_shots`` = k >= 1 scores a
+    few-shot probe instead: over the target's train and test images together, ``probe_draws`` fixed
+    draws of k images per class (the same draws for every trial), each probe fitted on its draw and
+    scored on every other image; acc_tgt and loss_tgt are the means over the draws."""
 
     mode: str = "linear_probe"
     epochs: int = 40
@@ -67,6 +73,8 @@ class TransferConfig:
     probe_iters: int = 200
     probe_tol: float = 1e-9
     probe_folds: int = 0
+    probe_shots: int = 0
+    probe_draws: int = 10
 
 
 @dataclass(frozen=True)
@@ -138,7 +146,7 @@ class ExperimentConfig:
 
 CHOICES = {"transfer.mode": ("linear_probe", "finetune"), "attack.norm": ("l2", "linf"),
            "train.base_augment": ("none", "crop", "crop_flip"),
-           "train.schedule": ("step", "cosine")}
+           "train.schedule": ("step", "cosine", "linear")}
 SECTIONS = {"source": DataConfig, "target": DataConfig, "model": ModelConfig, "train": TrainConfig,
             "transfer": TransferConfig, "attack": AttackConfig, "report": ReportConfig,
             "source_models": SourceModelsConfig}
@@ -209,6 +217,8 @@ def _validate_numbers(cfg: ExperimentConfig) -> None:
         raise RtError("seeds: expected a non-empty list of integers, e.g. seeds = [0, 1, 2]")
     _check_folds(cfg.transfer)
     _check_report(cfg.report)
+    if cfg.train.nesterov and cfg.train.momentum <= 0:
+        raise RtError("train.nesterov: Nesterov momentum needs train.momentum > 0; set momentum or nesterov = false")
 
 
 def _check_folds(t: TransferConfig) -> None:
@@ -218,6 +228,12 @@ def _check_folds(t: TransferConfig) -> None:
     if t.probe_folds and t.mode != "linear_probe":
         raise RtError("transfer.probe_folds: cross-validation needs mode = \"linear_probe\"; "
                       "remove probe_folds or set the mode")
+    if t.probe_shots < 0 or t.probe_draws < 1:
+        raise RtError(f"transfer.probe_shots / probe_draws: expected shots >= 0 (0: no few-shot probe) and "
+                      f"draws >= 1, got {t.probe_shots} and {t.probe_draws}")
+    if t.probe_shots and (t.probe_folds or t.mode != "linear_probe"):
+        raise RtError("transfer.probe_shots: a few-shot probe needs mode = \"linear_probe\" and no probe_folds; "
+                      "use one of probe_shots and probe_folds")
 
 
 def _check_report(r: ReportConfig) -> None:

@@ -96,25 +96,42 @@ def _conv_block(cin: int, cout: int, norm: str) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, 3, padding=1, bias=norm == "none"), *_norm_layer(norm, cout), nn.ReLU()]
 
 
+DENSE_NORMS = ("none", "batch")
+
+
+def _dense_block(fan_in: int, fan_out: int, dense_norm: str) -> list[nn.Module]:
+    """linear -> (BatchNorm1d with dense_norm "batch") -> ReLU."""
+    norm = [nn.BatchNorm1d(fan_out)] if dense_norm == "batch" else []
+    return [nn.Linear(fan_in, fan_out), *norm, nn.ReLU()]
+
+
 def cifar_cnn(num_classes: int = 10, width: float = 1.0, hidden: int = 256,
               image_size: int = 32, in_channels: int = 3, init: str = "kaiming",
-              norm: str = "none", input_norm: str = "dataset") -> SplitModel:
+              norm: str = "none", input_norm: str = "dataset", dense_norm: str = "none") -> SplitModel:
     """The [XU22] CIFAR_CNN; ``width`` scales the conv channels (32, 64) for small quick runs;
     ``init`` is "kaiming" (He, default) or "torch" (PyTorch's default, as the released code);
     ``norm`` adds a normalisation layer after each conv: "none" (default, the released model),
     "batch" (BatchNorm2d) or "group" (GroupNorm); with one, the convs have no bias; ``input_norm``
-    is the first layer (``input_norm_layer``: "dataset" as released, or "per_image")."""
+    is the first layer (``input_norm_layer``: "dataset" as released, or "per_image"); ``dense_norm``
+    "batch" puts a BatchNorm1d between each hidden linear layer (bias kept) and its ReLU, so the
+    features f(x) are ReLU(BN(.)) ("none", default: the released model).
+
+    >>> model = cifar_cnn(width=0.5, image_size=16, norm="batch", dense_norm="batch")
+    >>> [type(m).__name__ for m in model.features[-6:]]
+    ['Linear', 'BatchNorm1d', 'ReLU', 'Linear', 'BatchNorm1d', 'ReLU']
+    """
     if init not in ("kaiming", "torch"):
         raise ValueError(f"unknown init '{init}'; use kaiming or torch")
-    if norm not in NORMS:
-        raise ValueError(f"unknown norm '{norm}'; use one of {', '.join(NORMS)}")
+    for name, value, known in (("norm", norm, NORMS), ("dense_norm", dense_norm, DENSE_NORMS)):
+        if value not in known:
+            raise ValueError(f"unknown {name} '{value}'; use one of {', '.join(known)}")
     c1, c2 = max(1, round(32 * width)), max(1, round(64 * width))
     flat = c2 * (image_size // 4) ** 2
     features = nn.Sequential(
         input_norm_layer(input_norm),
         *_conv_block(in_channels, c1, norm), *_conv_block(c1, c1, norm), nn.MaxPool2d(2),
         *_conv_block(c1, c2, norm), *_conv_block(c2, c2, norm), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(flat, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+        nn.Flatten(), *_dense_block(flat, hidden, dense_norm), *_dense_block(hidden, hidden, dense_norm),
     )
     model = SplitModel(features, nn.Linear(hidden, num_classes))
     return kaiming_init(model) if init == "kaiming" else model

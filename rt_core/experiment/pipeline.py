@@ -3,11 +3,14 @@
 Metrics (accuracies in percent): acc_src (clean source test accuracy of g_s . f), rob_src (PGD
 accuracy on the first ``attack.n_eval`` source test images), acc_tgt (target test accuracy of the
 fitted head; with ``transfer.probe_folds`` = k, k-fold cross-validated over the target's train
-and test images together, every image when its val split is empty),
+and test images together, every image when its val split is empty; with ``transfer.probe_shots`` = k,
+the mean over fixed draws of a probe fitted on k images per class and scored on the others),
 loss_src / loss_tgt (test cross-entropy of a probe fitted on source / target train features, the
 target's cross-validated like acc_tgt: estimates of L*_S(f), L*_T(f)), probe_acc_src (source test
 accuracy of that fresh source probe: the source side of the symmetric rel_dt_probe),
-tau = loss_tgt - loss_src. rel_dt needs the vanilla trial of the same seed and is filled in by the
+tau = loss_tgt - loss_src, plateau_step / plateau_frac (the training step at which the loss left its
+initial plateau, and that step over all steps: ``training.plateau_step``; None when it never did,
+and for brought checkpoints). rel_dt needs the vanilla trial of the same seed and is filled in by the
 sweep. The parts a trial is built from (domains, a fresh model, the plugin objects) come from
 ``rt_core.experiment.parts``.
 """
@@ -25,7 +28,13 @@ from rt_core.experiment.config import ExperimentConfig
 from rt_core.experiment.evaluation import accuracy_and_loss, predict_logits, robust_accuracy
 from rt_core.experiment.parts import Domain, new_model, plugin_objects
 from rt_core.experiment.training import Generators, train_source
-from rt_core.experiment.transfer import cross_validated_logits, extract_features, finetune, fit_linear_probe
+from rt_core.experiment.transfer import (
+    cross_validated_logits,
+    extract_features,
+    few_shot_scores,
+    finetune,
+    fit_linear_probe,
+)
 from rt_core.experiment.trials import Trial
 from rt_core.host.model import SplitModel
 
@@ -38,7 +47,11 @@ def _probe_metrics(model: SplitModel, src: Domain, tgt: Domain, cfg: ExperimentC
     t = cfg.transfer
     out = {}
     for dom, tr, te, d in (("src", "s_tr", "s_te", src), ("tgt", "t_tr", "t_te", tgt)):
-        if dom == "tgt" and t.probe_folds:
+        if dom == "tgt" and t.probe_shots:
+            acc, loss = few_shot_scores(torch.cat([feats[tr], feats[te]]), torch.cat([d.y_train, d.y_test]),
+                                        d.num_classes, t.probe_shots, t.probe_draws, t.probe_l2, t.probe_iters,
+                                        t.probe_tol)
+        elif dom == "tgt" and t.probe_folds:
             y = torch.cat([d.y_train, d.y_test])
             logits = cross_validated_logits(torch.cat([feats[tr], feats[te]]), y, d.num_classes,
                                             t.probe_folds, t.probe_l2, t.probe_iters, t.probe_tol)
@@ -91,16 +104,18 @@ def run_trial(trial: Trial, cfg: ExperimentConfig, src: Domain, tgt: Domain, dev
     model = new_model(cfg, src.num_classes, device, trial.seed)
     gens = Generators.seeded(trial.seed, device)
     brought = checkpoint_for(cfg, trial)
+    plateau: dict = {}
     if brought is not None:
         load_into(model, brought, cfg.model.name)
     else:
         augmentation, regularizer = plugin_objects(trial)
-        train_source(model, src.x_train, src.y_train, cfg.train, gens, augmentation, regularizer, on_epoch)
+        log = train_source(model, src.x_train, src.y_train, cfg.train, gens, augmentation, regularizer, on_epoch)
+        plateau = log.plateau(src.num_classes)
     if keep is not None:
         save_model(model, keep)
     train_s = time.perf_counter() - t0
     metrics, timings = evaluate_trial(model, trial, cfg, src, tgt, gens)
-    return metrics, trial_timings(train_s, timings)
+    return {**metrics, **plateau}, trial_timings(train_s, timings)
 
 
 def trial_timings(train_s: float, evaluation: dict) -> dict:

@@ -4,7 +4,7 @@ as it was and costs one line:
 - the output directory: a file, or a folder that cannot be created or written, is refused;
 - the model: one forward pass on a batch of each domain, so a shape mismatch is caught up front,
   and every brought checkpoint loaded into the architecture;
-- k-fold target probes: every target class has at least k images.
+- k-fold target probes: every target class has at least k images; k-shot probes: more than k.
 
 Every failure is an RtError: one line naming the config key and the fix.
 """
@@ -57,12 +57,16 @@ def check_model_fits(cfg: ExperimentConfig, src: Domain, tgt: Domain, device: to
 
 
 def check_probe_folds(cfg: ExperimentConfig, tgt: Domain) -> None:
-    """k-fold target probes need every target class in every fold: at least k images of each."""
-    k = cfg.transfer.probe_folds
-    if not k:
+    """k-fold target probes need every target class in every fold: at least k images of each; k-shot
+    probes need k images of each class to fit on and at least one more to score."""
+    folds, shots = cfg.transfer.probe_folds, cfg.transfer.probe_shots
+    if not folds and not shots:
         return
     counts = torch.bincount(torch.cat([tgt.y_train, tgt.y_test]).cpu(), minlength=tgt.num_classes)
-    smallest = int(counts.min())
-    if smallest < k:
-        raise RtError(f"transfer.probe_folds: {k} folds need at least {k} target images of every class, and "
-                      f"class {int(counts.argmin())} has {smallest}; lower probe_folds or use a larger target set")
+    smallest, which = int(counts.min()), int(counts.argmin())
+    if folds and smallest < folds:
+        raise RtError(f"transfer.probe_folds: {folds} folds need at least {folds} target images of every class, "
+                      f"and class {which} has {smallest}; lower probe_folds or use a larger target set")
+    if shots and smallest <= shots:
+        raise RtError(f"transfer.probe_shots: {shots} shots need more than {shots} target images of every class, "
+                      f"and class {which} has {smallest}; lower probe_shots or use a larger target set")

@@ -1,17 +1,19 @@
-"""Source training: SGD with momentum, a linear LR warm-up and a step or cosine LR schedule, the trial's augmentation or
-regularizer applied through its plugin, everything seeded.
+"""Source training: SGD with (optionally Nesterov) momentum, a linear LR warm-up and a step, cosine or
+linear LR schedule, the trial's augmentation or regularizer applied through its plugin, everything seeded.
 
 Per batch: x <- base augment (crop/flip) -> plugin augmentation -> regularizer.perturb;
 loss = CE(h(x), y) + regularizer.penalty(...); the optimizer uses regularizer.optimizer_settings.
-A non-finite loss stops training with ``Diverged(epoch)``.
+A non-finite loss stops training with ``Diverged(epoch)``. Every step's cross-entropy is kept, so
+the step at which training left its initial loss plateau can be read off (``plateau_step``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -62,23 +64,24 @@ def crop_flip(x: torch.Tensor, generator: torch.Generator, flip: bool, pad: int 
 
 
 def make_optimizer(model: torch.nn.Module, lr: float, momentum: float, weight_decay: float,
-                   regularizer: Regularizer | None) -> torch.optim.SGD:
+                   regularizer: Regularizer | None, nesterov: bool = False) -> torch.optim.SGD:
     base = {"lr": lr, "momentum": momentum, "weight_decay": weight_decay}
     settings = regularizer.optimizer_settings(base) if regularizer is not None else base
     # foreach: one multi-tensor update instead of a Python loop over parameters; bitwise the same
     # result (tests/experiment/test_sweep.py); its step time against the loop: benchmarks/results/step_profile.json.
-    return torch.optim.SGD(model.parameters(), foreach=True, **settings)
+    return torch.optim.SGD(model.parameters(), foreach=True, nesterov=nesterov, **settings)
 
 
 def _batch_loss(model: SplitModel, x: torch.Tensor, y: torch.Tensor, regularizer: Regularizer | None,
-                autocast: bool) -> torch.Tensor:
+                autocast: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss with the regularizer's penalty, the cross-entropy alone)."""
     if regularizer is not None and regularizer.needs_input_grad:
         x = x.detach().requires_grad_(True)
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
         features, logits = model.forward_split(x)
-        loss = F.cross_entropy(logits.float(), y)
+        ce = F.cross_entropy(logits.float(), y)
         penalty = regularizer.penalty(model, x, y, features, logits) if regularizer is not None else None
-    return loss if penalty is None else loss + penalty.float()
+    return (ce if penalty is None else ce + penalty.float()), ce
 
 
 def augment_batch(xb: torch.Tensor, gens: Generators, augmentation: Augmentation | None,
@@ -91,42 +94,89 @@ def augment_batch(xb: torch.Tensor, gens: Generators, augmentation: Augmentation
 
 def train_step(model: SplitModel, opt: torch.optim.Optimizer, xb: torch.Tensor, yb: torch.Tensor, gens: Generators,
                augmentation: Augmentation | None, regularizer: Regularizer | None, base_augment: str,
-               autocast: bool) -> torch.Tensor:
+               autocast: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """One SGD step on batch (xb, yb): base augmentation, plugin augmentation, the regularizer's
-    perturbation, loss (+ penalty), backward, optimiser step. Returns the loss (no host sync)."""
+    perturbation, loss (+ penalty), backward, optimiser step. Returns (the loss, its cross-entropy
+    part), detached (no host sync)."""
     xb = augment_batch(xb, gens, augmentation, base_augment)
     if regularizer is not None:
         xb = regularizer.perturb(model, xb, yb, gens.attack)
-    loss = _batch_loss(model, xb, yb, regularizer, autocast)
+    loss, ce = _batch_loss(model, xb, yb, regularizer, autocast)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
-    return loss.detach()
+    return loss.detach(), ce.detach()
 
 
 def lr_factor(epoch: int, step: int, steps_per_epoch: int, cfg: TrainConfig) -> float:
     """Multiplier of the base LR at global ``step`` (0-based) in ``epoch`` (1-based): a linear warm-up
     min(1, (step + 1) / W), W = warmup_epochs * steps_per_epoch, times the decay of ``cfg.schedule``:
     "step": gamma ** #{m in milestones : m < epoch}, i.e. torch's MultiStepLR stepped once per epoch;
-    "cosine": (1 + cos(pi * t)) / 2 per step, t the fraction of the post-warm-up steps already taken
-    (milestones and gamma unused)."""
+    "cosine": (1 + cos(pi * t)) / 2 per step, "linear": 1 - t per step, t the fraction of the post-warm-up
+    steps already taken (milestones and gamma unused by both).
+
+    >>> cfg = TrainConfig(epochs=2, schedule="linear", warmup_epochs=0.5)
+    >>> [round(lr_factor(1 + s // 4, s, 4, cfg), 3) for s in range(8)]
+    [0.5, 1.0, 0.833, 0.667, 0.5, 0.333, 0.167, 0.0]
+    """
     total = cfg.warmup_epochs * steps_per_epoch
     warm = 1.0 if total <= 0 else min(1.0, (step + 1) / total)
-    if cfg.schedule == "cosine":
+    if cfg.schedule in ("cosine", "linear"):
         span = max(1.0, cfg.epochs * steps_per_epoch - total)
         t = min(1.0, max(0.0, step - total) / span)
-        return warm * 0.5 * (1.0 + math.cos(math.pi * t))
+        return warm * (0.5 * (1.0 + math.cos(math.pi * t)) if cfg.schedule == "cosine" else 1.0 - t)
     return warm * cfg.gamma ** sum(1 for m in cfg.milestones if m < epoch)
+
+
+PLATEAU_WINDOW = 10  # steps averaged: one batch's loss is too noisy to call the plateau left
+PLATEAU_DROP = 0.9
+
+
+def plateau_step(losses: Sequence[float], num_classes: int, window: int = PLATEAU_WINDOW) -> int | None:
+    """The step count t at which training left its initial loss plateau: the first t >= w with
+    mean(losses[t-w:t]) < 0.9 * L0, where L0 = min(mean(losses[:w]), ln k) and w = ``window``: the
+    initial loss, but at most the loss of the constant uniform prediction (ln k for k classes), so that
+    a model whose first logits are large does not count its fall onto the plateau as leaving it. None
+    when the loss never falls that far (or with fewer than w steps).
+
+    >>> plateau_step([2.3] * 20 + [1.0] * 20, num_classes=10)
+    26
+    >>> plateau_step([2.3] * 40, num_classes=10) is None
+    True
+    """
+    values = np.asarray(losses, dtype=float)
+    if len(values) < window:
+        return None
+    reference = min(float(values[:window].mean()), math.log(num_classes))
+    means = np.convolve(values, np.ones(window) / window, mode="valid")  # means[i] = mean(values[i:i+w])
+    below = np.flatnonzero(means < PLATEAU_DROP * reference)
+    return None if len(below) == 0 else int(below[0]) + window
+
+
+@dataclass(frozen=True)
+class TrainLog:
+    """What training measured: the mean loss of each epoch (penalty included) and every step's
+    cross-entropy on its training batch (as augmented or perturbed)."""
+
+    epoch_losses: list[float]
+    step_losses: list[float]
+
+    def plateau(self, num_classes: int) -> dict[str, float | None]:
+        """``plateau_step`` and ``plateau_frac`` (that step over all steps); None when never left."""
+        step = plateau_step(self.step_losses, num_classes)
+        frac = None if step is None or not self.step_losses else step / len(self.step_losses)
+        return {"plateau_step": step, "plateau_frac": frac}
 
 
 def train_source(model: SplitModel, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, gens: Generators,
                  augmentation: Augmentation | None = None, regularizer: Regularizer | None = None,
-                 on_epoch: Callable[[int, float], None] | None = None) -> list[float]:
-    """Train ``model`` on (x, y) in place per ``cfg`` (a TrainConfig); return the mean loss per epoch."""
-    opt = make_optimizer(model, cfg.lr, cfg.momentum, cfg.weight_decay, regularizer)
+                 on_epoch: Callable[[int, float], None] | None = None) -> TrainLog:
+    """Train ``model`` on (x, y) in place per ``cfg`` (a TrainConfig); return its ``TrainLog``."""
+    opt = make_optimizer(model, cfg.lr, cfg.momentum, cfg.weight_decay, regularizer, cfg.nesterov)
     base_lrs = [group["lr"] for group in opt.param_groups]
     autocast = x.device.type == "cuda"
     history, step, steps_per_epoch = [], 0, -(-len(x) // cfg.batch_size)
+    ces: list[torch.Tensor] = []
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         order = torch.randperm(len(x), generator=gens.order, device=gens.order.device).to(x.device)
@@ -136,8 +186,9 @@ def train_source(model: SplitModel, x: torch.Tensor, y: torch.Tensor, cfg: Train
             factor = lr_factor(epoch, step, steps_per_epoch, cfg)
             for group, base_lr in zip(opt.param_groups, base_lrs, strict=True):
                 group["lr"] = base_lr * factor
-            loss = train_step(model, opt, x[idx], y[idx], gens, augmentation, regularizer, cfg.base_augment,
-                              autocast)
+            loss, ce = train_step(model, opt, x[idx], y[idx], gens, augmentation, regularizer, cfg.base_augment,
+                                  autocast)
+            ces.append(ce)
             step += 1
             total += loss * len(idx)
         mean = (total / len(x)).item()
@@ -146,4 +197,4 @@ def train_source(model: SplitModel, x: torch.Tensor, y: torch.Tensor, cfg: Train
         history.append(mean)
         if on_epoch is not None:
             on_epoch(epoch, mean)
-    return history
+    return TrainLog(history, torch.stack(ces).tolist() if ces else [])

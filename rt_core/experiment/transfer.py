@@ -3,7 +3,8 @@
 ``linear_probe`` (default): extract f(x) once, standardise with the train statistics, and fit a
 multinomial logistic regression min_{W,b} mean CE(W z + b, y) + l2 ||W||_F^2 by full-batch
 L-BFGS-B (scipy) on its analytic gradient; with k folds (:func:`cross_validated_logits`), every
-target image is scored by the probe fitted on the other folds. ``finetune``: a fresh head, all
+target image is scored by the probe fitted on the other folds; with k shots (:func:`few_shot_scores`),
+probes fitted on k images per class are scored on the rest, averaged over fixed draws. ``finetune``: a fresh head, all
 parameters trained by SGD with batch-norm statistics frozen (what the released [XU22] code does).
 """
 
@@ -122,6 +123,40 @@ def cross_validated_logits(z: torch.Tensor, y: torch.Tensor, num_classes: int, f
         with torch.no_grad():
             logits[test] = probe(z[test].float())
     return logits
+
+
+def few_shot_draws(y: torch.Tensor, shots: int, draws: int, seed: int = 0) -> list[np.ndarray]:
+    """Training indices of ``draws`` few-shot draws: for draw d, ``shots`` indices of each class,
+    chosen without replacement by ``numpy.random.default_rng((seed, d))`` among that class's indices
+    in label order. They depend on y and ``seed`` only, so every model is scored on the same draws.
+
+    >>> y = torch.tensor([0, 1, 0, 1, 0, 1])
+    >>> [sorted(y[d].tolist()) for d in few_shot_draws(y, shots=2, draws=2)]
+    [[0, 0, 1, 1], [0, 0, 1, 1]]
+    """
+    labels = y.cpu().numpy()
+    classes = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    out = []
+    for d in range(draws):
+        rng = np.random.default_rng((seed, d))
+        out.append(np.sort(np.concatenate([rng.choice(idx, shots, replace=False) for idx in classes])))
+    return out
+
+
+def few_shot_scores(z: torch.Tensor, y: torch.Tensor, num_classes: int, shots: int, draws: int, l2: float,
+                    max_iter: int = 200, tol: float = 1e-9, seed: int = 0) -> tuple[float, float]:
+    """(mean accuracy in percent, mean cross-entropy) over :func:`few_shot_draws`: each draw's probe
+    (:func:`fit_linear_probe` on its ``shots`` images per class) scored on every image not drawn."""
+    accs, losses = [], []
+    for train_idx in few_shot_draws(y, shots, draws, seed):
+        train = torch.zeros(len(y), dtype=torch.bool, device=z.device)
+        train[torch.from_numpy(train_idx).to(z.device)] = True
+        probe = fit_linear_probe(z[train], y[train], num_classes, l2, max_iter, tol)
+        with torch.no_grad():
+            logits = probe(z[~train].float())
+        accs.append((logits.argmax(1) == y[~train]).float().mean().item() * 100)
+        losses.append(F.cross_entropy(logits, y[~train]).item())
+    return float(np.mean(accs)), float(np.mean(losses))
 
 
 def _freeze_batchnorm(model: nn.Module) -> None:

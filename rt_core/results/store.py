@@ -23,7 +23,8 @@ from rt_core.results.io import atomic_write
 SCHEMA_VERSION = 2
 COLUMNS = ("key", "plugin", "strength", "seed", "status", "config", "metrics", "timings", "versions",
            "error", "epoch", "started", "finished", "traceback")
-METRICS = ("acc_src", "rob_src", "acc_tgt", "probe_acc_src", "loss_src", "loss_tgt", "tau", "rel_dt")
+METRICS = ("acc_src", "rob_src", "acc_tgt", "probe_acc_src", "loss_src", "loss_tgt", "tau", "rel_dt", "plateau_step",
+           "plateau_frac")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS trials (

@@ -81,6 +81,9 @@ CASES = {
     "more folds than a target class has images": (
         TINY.replace("probe_iters = 30", "probe_iters = 30\nprobe_folds = 500"), None, [],
         r"transfer\.probe_folds: 500 folds need at least 500 target images of every class, and class \d+ has \d+"),
+    "as many shots as a target class has images": (
+        TINY.replace("probe_iters = 30", "probe_iters = 30\nprobe_shots = 500"), None, [],
+        r"transfer\.probe_shots: 500 shots need more than 500 target images of every class, and class \d+ has \d+"),
     "cuda without a GPU": (TINY, None, ["--device", "cuda"], r"no CUDA GPU is visible; use --device cpu or auto"),
     "ray option without ray": (TINY, None, ["--address", "10.0.0.1:6379"], r"--address is a Ray option"),
 }

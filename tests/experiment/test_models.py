@@ -1,5 +1,6 @@
 """Model architectures: parameter counts of SCIENCE.md section 4, the f/g split, normalisation."""
 
+import pytest
 import torch
 
 import rt_core
@@ -77,3 +78,15 @@ def test_cifar_cnn_rejects_an_unknown_input_norm():
 
     with pytest.raises(ValueError, match="input_norm"):
         rt_core.create_model("cifar_cnn", input_norm="per_pixel")
+
+
+def test_cifar_cnn_dense_norm_puts_batch_norm_before_each_hidden_relu():
+    from rt_core.experiment.models import cifar_cnn
+
+    plain = cifar_cnn(width=0.25, hidden=8, image_size=8)
+    normed = cifar_cnn(width=0.25, hidden=8, image_size=8, dense_norm="batch")
+    bn = [m for m in normed.features if isinstance(m, torch.nn.BatchNorm1d)]
+    assert [m.num_features for m in bn] == [8, 8]
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in plain.features)
+    with pytest.raises(ValueError, match="unknown dense_norm 'layer'"):
+        cifar_cnn(dense_norm="layer")

@@ -78,6 +78,28 @@ def test_cross_validated_acc_tgt_scores_every_target_image_once(tmp_path):
     assert abs(folded["acc_tgt"] * len(y) / 100 - round(folded["acc_tgt"] * len(y) / 100)) < 1e-3
 
 
+def test_few_shot_acc_tgt_is_the_mean_over_draws_of_the_kept_models_features(tmp_path):
+    """probe_shots = 3: acc_tgt and loss_tgt are few_shot_scores over train + test target images,
+    recomputed from the kept model; the trial also reports where its loss left the plateau."""
+    from rt_core.experiment.checkpoints import load_into
+    from rt_core.experiment.parts import new_model
+    from rt_core.experiment.transfer import extract_features, few_shot_scores
+
+    transfer = {"probe_iters": 30, "probe_shots": 3, "probe_draws": 4}
+    cfg = from_dict({**_tiny_dict(write_tiny(tmp_path / "tiny.toml")), "transfer": transfer})
+    dev = torch.device("cpu")
+    src, tgt = load_domain(cfg.source, dev), load_domain(cfg.target, dev)
+    metrics, _ = run_trial(Trial("vanilla", 0.0, 0), cfg, src, tgt, dev, keep=tmp_path / "m.safetensors")
+    model = new_model(cfg, tgt.num_classes, dev, 0)
+    load_into(model, tmp_path / "m.safetensors", "cifar_cnn")
+    z = extract_features(model, torch.cat([tgt.x_train, tgt.x_test]))
+    acc, loss = few_shot_scores(z, torch.cat([tgt.y_train, tgt.y_test]), tgt.num_classes, 3, 4, 1e-4, 30, 1e-9)
+    assert metrics["acc_tgt"] == pytest.approx(acc) and metrics["loss_tgt"] == pytest.approx(loss)
+    steps = 2 * -(-120 // 32)
+    assert metrics["plateau_step"] is None or 10 <= metrics["plateau_step"] <= steps
+    assert metrics["plateau_frac"] == (None if metrics["plateau_step"] is None else metrics["plateau_step"] / steps)
+
+
 def test_same_seed_same_metrics(tmp_path):
     cfg = load_config(write_tiny(tmp_path / "tiny.toml"))
     dev = torch.device("cpu")

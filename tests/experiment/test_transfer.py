@@ -125,3 +125,50 @@ def test_probe_objective_gradient_matches_autograd():
     ref.backward()
     assert abs(loss - ref.item()) < 1e-12
     assert np.allclose(grad, t.grad.numpy(), atol=1e-12)
+
+
+def test_few_shot_draws_take_k_of_each_class_the_same_way_every_time():
+    from rt_core.experiment.transfer import few_shot_draws
+
+    y = torch.arange(60) % 3
+    draws = few_shot_draws(y, shots=4, draws=5)
+    assert len(draws) == 5
+    for d in draws:
+        assert torch.bincount(y[torch.from_numpy(d)], minlength=3).tolist() == [4, 4, 4]
+        assert len(set(d.tolist())) == 12
+    again = few_shot_draws(y, shots=4, draws=5)
+    assert all((a == b).all() for a, b in zip(draws, again, strict=True))
+    assert len({tuple(d) for d in draws}) > 1  # the draws differ from each other
+
+
+def test_few_shot_scores_match_sklearn_fits_on_each_draw():
+    """Each draw's probe is scikit-learn's logistic regression (same objective, C = 1 / (2 l2 n)) on the
+    draw's standardised features; the mean accuracy over draws agrees up to one test image per draw."""
+    from rt_core.experiment.transfer import few_shot_draws, few_shot_scores
+
+    z, y = _problem(n=240, d=6, k=3, seed=3)
+    l2, shots, draws = 1e-2, 5, 4
+    acc, loss = few_shot_scores(z, y, 3, shots, draws, l2, max_iter=500, tol=1e-10)
+    accs = []
+    for train_idx in few_shot_draws(y, shots, draws):
+        train = torch.zeros(len(y), dtype=torch.bool)
+        train[torch.from_numpy(train_idx)] = True
+        mean, std = z[train].mean(0), z[train].std(0)
+        fit = LogisticRegression(C=1 / (2 * l2 * int(train.sum())), tol=1e-10, max_iter=5000)
+        fit.fit(((z[train] - mean) / std).numpy(), y[train].numpy())
+        pred = fit.predict(((z[~train] - mean) / std).numpy())
+        accs.append(100.0 * float((pred == y[~train].numpy()).mean()))
+    assert abs(acc - float(np.mean(accs))) <= 100.0 / (len(y) - 3 * shots) + 1e-9
+    assert loss > 0
+
+
+def test_few_shot_scores_separate_signal_from_noise():
+    from rt_core.experiment.transfer import few_shot_scores
+
+    y = torch.arange(300) % 10
+    g = torch.Generator().manual_seed(0)
+    # class centres 6 apart per coordinate: the Bayes error is about 9 P(Z > 6 / sqrt 2), i.e. 1e-4
+    signal = 6.0 * F.one_hot(y, 10).float() + torch.randn(300, 10, generator=g)
+    noise = torch.randn(300, 10, generator=g)
+    assert few_shot_scores(signal, y, 10, 5, 3, 1e-3)[0] > 95.0
+    assert few_shot_scores(noise, y, 10, 5, 3, 1e-3)[0] < 25.0  # chance is 10%

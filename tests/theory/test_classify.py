@@ -1,7 +1,6 @@
 """T4 classification of test-only ops with known answers: masks and block low-pass lose information,
 sharpen expands, the [0,1] clamp is analysed away, options reach the op, and it is fast."""
 
-import time
 
 import pytest
 
@@ -51,9 +50,11 @@ def test_options_reach_the_op_and_rounding_is_not_linear(theory_ops):
     assert classify_augmentation("jpeg_like", 0.5).verdict == "regularization"
 
 
-def test_one_classification_is_fast_and_cached():
+def test_one_classification_is_cached():
+    """The report classifies each (plugin, strength) once: a second call returns the cached result
+    without computing again (its speed is measured in benchmarks/, not asserted here)."""
     _classify_cached.cache_clear()
-    start = time.perf_counter()
     first = classify_augmentation("rotation", 30.0, samples=5)
-    assert time.perf_counter() - start < 3.0
+    assert _classify_cached.cache_info().misses == 1
     assert classify_augmentation("rotation", 30.0, samples=5) is first
+    assert _classify_cached.cache_info().hits == 1

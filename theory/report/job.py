@@ -29,14 +29,14 @@ from rt_core.reporting import (
     write_rendered,
 )
 from theory.matching import identity_strength, min_acc_for, predict, strength_label
-from theory.report import analysis, figures, sections
+from theory.report import analysis, figures, headroom, sections
 from theory.report import statistics as st
 from theory.report.plan import plan, replication
 from theory.report.verdicts import Replication, Report, Settings
 
 REQUIRED = ("plugin", "strength", "seed", "acc_src", "acc_tgt")
 FLAG_DROP = 20.0
-METRIC_KEYS = ("acc_src", "acc_tgt", "rob_src", "probe_acc_src", "rel_dt", "tau")
+METRIC_KEYS = ("acc_src", "acc_tgt", "rob_src", "probe_acc_src", "rel_dt", "tau", "plateau_step", "plateau_frac")
 
 
 def _plugins(rows: list[dict], min_acc: float, swept: dict[str, list[float]]
@@ -197,6 +197,17 @@ def _store_tables(directory: str | Path) -> tuple[dict, dict[str, str], ReportCo
     rows, _, cfg, min_acc, swept = _store_inputs(directory, None)
     _, data, predictions = _plugins(rows, min_acc, swept)
     return data, {p: prediction.expected for p, prediction in predictions.items()}, cfg
+
+
+def store_headroom(directory: str | Path) -> tuple[list, list]:
+    """(settings, criteria) of ``theory.report.headroom`` for a results store: vanilla and each swept
+    plugin at its strongest strength."""
+    rows, meta = load_store(directory)
+    dataset = json.loads(meta["config"] or "{}").get("source", {}).get("dataset")
+    classes = (get_dataset(dataset).num_classes if dataset else 0) or 10
+    plugins = {r["plugin"] for r in rows} - {"vanilla"}
+    table = headroom.settings(rows, {p: identity_strength(p) for p in plugins})
+    return table, headroom.checks(table, classes)
 
 
 def store_plan(directory: str | Path, effect: float | None = None, power: float = 0.8) -> tuple[list, float]:

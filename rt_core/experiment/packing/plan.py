@@ -28,7 +28,10 @@ from rt_core.host.lookup import create_model, get_regularizer
 
 
 def pack_settings(trial: Trial, cfg: ExperimentConfig) -> tuple[Augmentation | None, float] | None:
-    """(augmentation, weight decay) of a trial that can join a pack; None when it must train alone."""
+    """(augmentation, weight decay) of a trial that can join a pack; None when it must train alone
+    (also under Nesterov momentum: the packed SGD implements plain heavy-ball momentum only)."""
+    if cfg.train.nesterov:
+        return None
     try:
         augmentation, regularizer = plugin_objects(trial)
     except Exception:  # noqa: BLE001 - a plugin that cannot even be built fails in its own unpacked run
