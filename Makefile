@@ -7,7 +7,7 @@ TORCH_PIN ?= torch==2.13.0 torchvision==0.28.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rt-installed
 
-.PHONY: install demo test test-slow lint clean
+.PHONY: install demo test test-slow lint docs clean
 
 install: $(STAMP)
 
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml Makefile examples/plugin-template/pyproject.toml benchm
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_PIN)
-	$(BIN)/python -m pip install -q -e ".[test,ray,parquet]"
+	$(BIN)/python -m pip install -q -e ".[test,ray,parquet,docs]"
 	$(BIN)/python -m pip install -q -e examples/plugin-template
 	$(BIN)/python -m pip install -q -e benchmarks
 	touch $(STAMP)
@@ -25,10 +25,14 @@ demo: install
 
 test: install
 	$(BIN)/ruff check rt_core plugins theory tests examples benchmarks
+	$(BIN)/mkdocs build --strict --quiet -d build/site-check
 	$(BIN)/python -m pytest -m "not slow" -q tests examples/plugin-template/tests examples/monotone-check rt_core plugins
 
 test-slow: install  # pytest exits 5 when nothing is marked slow: that is not a failure
 	$(BIN)/python -m pytest -m slow -q tests; status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
+
+docs: install  # the documentation site (mkdocs.yml) into build/site; --strict fails on a broken link or page
+	$(BIN)/mkdocs build --strict -d build/site
 
 lint: install
 	$(BIN)/ruff check rt_core plugins theory tests examples benchmarks
