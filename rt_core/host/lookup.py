@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rt_core.host.manager import registries
-from rt_core.host.registry import AugmentationSpec, DatasetSpec, ModelSpec, RegularizerSpec
+from rt_core.host.registry import AugmentationSpec, DatasetSpec, ModelSpec, PredictorSpec, RegularizerSpec
 
 if TYPE_CHECKING:
     from rt_core.experiment.models import SplitModel
@@ -45,6 +45,11 @@ def list_models() -> SpecList:
     return SpecList(registries().models)
 
 
+def list_predictors() -> SpecList:
+    """Every registered PredictorSpec, sorted by name."""
+    return SpecList(registries().predictors)
+
+
 def get_augmentation(name: str) -> AugmentationSpec:
     """The AugmentationSpec called ``name`` (PluginError listing the known names otherwise)."""
     return registries().augmentations.get(name)
@@ -63,6 +68,11 @@ def get_dataset(name: str) -> DatasetSpec:
 def get_model(name: str) -> ModelSpec:
     """The ModelSpec called ``name`` (PluginError listing the known names otherwise)."""
     return registries().models.get(name)
+
+
+def get_predictor(name: str) -> PredictorSpec:
+    """The PredictorSpec called ``name`` (PluginError listing the known names otherwise)."""
+    return registries().predictors.get(name)
 
 
 def _instantiate(spec: AugmentationSpec | RegularizerSpec, strength: float | None, options: dict[str, Any]) -> Any:
