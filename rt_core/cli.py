@@ -51,14 +51,25 @@ def _plugins_text(rows: list[dict]) -> None:
     lines = []
     for r in rows:
         what = [f"{k}: {_cell(r[k])}" for k in ("augmentations", "regularizers", "datasets", "models",
-                                                "commands") if r[k]]
+                                                "predictors", "commands") if r[k]]
         lines.append((r["name"], r["version"], "; ".join(what) or _cell(r["hooks"])))
     widths = [max(len(str(x[i])) for x in [header, *lines]) for i in range(2)]
     print(f"{header[0]:<{widths[0]}}  {header[1]:<{widths[1]}}  {header[2]}")
     for (name, version, what), row in zip(lines, rows, strict=True):
         print(f"{name:<{widths[0]}}  {version:<{widths[1]}}  {what}")
         for record, text in row["descriptions"].items():
-            print(f"    {record}: {text or '(no description)'}")
+            print(f"    {record}: {text or '(no description)'}{_predictor_note(row, record)}")
+
+
+def _predictor_note(row: dict, record: str) -> str:
+    """The note after a predictor's description, e.g. " (higher is better; needs source_logits)"; ""
+    after any other record's."""
+    flags = row["predictor_flags"].get(record)
+    if flags is None:
+        return ""
+    parts = ["higher is better" if flags["higher_is_better"] else "lower is better"]
+    parts += [f"needs {', '.join(flags['needs'])}"] if flags["needs"] else []
+    return f" ({'; '.join(parts)})"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -53,6 +53,12 @@ def rt_register_models(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
+def rt_register_predictors(register: Callable[[Any], None]) -> None:
+    """Register transferability predictors: ``register(PredictorSpec(...))``; the function maps a frozen
+    ``PredictorInput`` (target features and labels, optionally source-head logits) to one float."""
+
+
+@hookspec
 def rt_register_commands(cli: CommandRegistrar) -> None:
     """Add ``rt`` subcommands: ``cli.command(name, configure)(fn)``, ``configure(parser)`` adding the
     argparse arguments and ``fn(args) -> int`` running the command (as llm and datasette do); the

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rt_core.host.manager import registries
-from rt_core.host.registry import AugmentationSpec, DatasetSpec, ModelSpec, RegularizerSpec
+from rt_core.host.registry import AugmentationSpec, DatasetSpec, ModelSpec, PredictorSpec, RegularizerSpec
 
 if TYPE_CHECKING:
     from rt_core.host.augmentation import Augmentation
@@ -71,6 +71,11 @@ def list_models() -> SpecList:
     return SpecList(registries().models)
 
 
+def list_predictors() -> SpecList:
+    """Every registered PredictorSpec, sorted by name."""
+    return SpecList(registries().predictors)
+
+
 def get_augmentation(name: str) -> AugmentationSpec:
     """The AugmentationSpec called ``name`` (PluginError listing the known names otherwise).
 
@@ -112,6 +117,11 @@ def get_model(name: str) -> ModelSpec:
     'CIFAR ResNet-18, 3x3 stem, d=512'
     """
     return registries().models.get(name)
+
+
+def get_predictor(name: str) -> PredictorSpec:
+    """The PredictorSpec called ``name`` (PluginError listing the known names otherwise)."""
+    return registries().predictors.get(name)
 
 
 def _instantiate(spec: AugmentationSpec | RegularizerSpec, strength: float | None, options: dict[str, Any]) -> Any:

@@ -26,6 +26,7 @@ from rt_core.host.registry import (
     AugmentationSpec,
     DatasetSpec,
     ModelSpec,
+    PredictorSpec,
     Registry,
     RegularizerSpec,
 )
@@ -37,6 +38,7 @@ _KINDS = {  # registry attribute of Registries -> the record type its hook must 
     "regularizers": RegularizerSpec,
     "datasets": DatasetSpec,
     "models": ModelSpec,
+    "predictors": PredictorSpec,
 }
 
 
@@ -48,6 +50,7 @@ class Registries:
     regularizers: Registry[RegularizerSpec] = field(default_factory=lambda: Registry("regularizer"))
     datasets: Registry[DatasetSpec] = field(default_factory=lambda: Registry("dataset"))
     models: Registry[ModelSpec] = field(default_factory=lambda: Registry("model"))
+    predictors: Registry[PredictorSpec] = field(default_factory=lambda: Registry("predictor"))
 
 
 _PM: pluggy.PluginManager | None = None
@@ -270,7 +273,8 @@ def registries() -> Registries:
 
 def plugin_table() -> list[dict[str, Any]]:
     """One dict per loaded plugin: name, version, hooks, the names it registered per kind (with
-    each record's description under ``descriptions``) and its commands.
+    each record's description under ``descriptions``, and each predictor's ``higher_is_better`` and
+    ``needs`` under ``predictor_flags``) and its commands.
 
     >>> import rt_core
     >>> row = next(r for r in rt_core.plugin_table() if r["name"] == "blur")
@@ -291,6 +295,8 @@ def plugin_table() -> list[dict[str, Any]]:
         for kind in _KINDS:
             row[kind] = sorted(origin[kind].get(name, []))
             row["descriptions"].update({n: getattr(regs, kind).get(n).description for n in row[kind]})
+        row["predictor_flags"] = {n: {"higher_is_better": regs.predictors.get(n).higher_is_better,
+                                      "needs": list(regs.predictors.get(n).needs)} for n in row["predictors"]}
         row["commands"] = sorted(by_plugin.get(name, []))
         rows.append(row)
     return rows

@@ -1,8 +1,9 @@
 """pytest plugin (entry point ``pytest11``) with fixtures for rt plugin authors.
 
-Fixtures: ``rt_check_augmentation`` and ``rt_check_regularizer`` (the contract checks of
-rt_core.host.testing), ``rt_images`` (a seeded batch in [0,1]), ``rt_generator`` (a seeded
-torch.Generator) and ``rt_plugin`` (registers a plugin object for one test, then removes it).
+Fixtures: ``rt_check_augmentation``, ``rt_check_regularizer`` and ``rt_check_predictor`` (the
+contract checks of rt_core.host.testing), ``rt_images`` (a seeded batch in [0,1]),
+``rt_predictor_input`` (a seeded PredictorInput with every optional field), ``rt_generator`` (a
+seeded torch.Generator) and ``rt_plugin`` (registers a plugin object for one test, then removes it).
 """
 
 from __future__ import annotations
@@ -22,6 +23,16 @@ def rt_check_augmentation():
 @pytest.fixture
 def rt_check_regularizer():
     return testing.check_regularizer
+
+
+@pytest.fixture
+def rt_check_predictor():
+    return testing.check_predictor
+
+
+@pytest.fixture
+def rt_predictor_input():
+    return testing.predictor_input()
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # record types name the classes their factories return, witho
 
     from rt_core.host.augmentation import Augmentation
     from rt_core.host.model import SplitModel
+    from rt_core.host.predictor import PredictorInput
     from rt_core.host.regularizer import Regularizer
 
 
@@ -180,7 +181,47 @@ class ModelSpec:
     plugin: str = ""
 
 
-T = TypeVar("T", AugmentationSpec, RegularizerSpec, DatasetSpec, ModelSpec)
+PREDICTOR_NEEDS = {  # what a predictor may need beyond target features and labels -> what it is
+    "source_logits": "the source head's logits on the target images",
+    "source_features": "features and labels of source images",
+}
+
+
+@dataclass(frozen=True)
+class PredictorSpec:
+    """A transferability predictor: ``function(data, **options)`` returns one float, where ``data`` is a
+    frozen ``PredictorInput`` (target features and labels, and what ``needs`` asks for).
+
+    ``higher_is_better`` is stated by every record: True when a higher score predicts better transfer.
+    ``needs`` names the optional inputs the function reads ("source_logits": the source head's logits on
+    the target images; "source_features": source features and labels); ``rt_core.compute_score``
+    refuses a record without them. ``check_predictor`` verifies the contract.
+    """
+
+    name: str
+    function: Callable[..., float]
+    higher_is_better: bool
+    description: str = ""
+    needs: tuple[str, ...] = ()
+    plugin: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.higher_is_better, bool):
+            raise PluginError(f"predictor '{self.name}': higher_is_better must be True or False, got "
+                              f"{self.higher_is_better!r}")
+        needs = (self.needs,) if isinstance(self.needs, str) else tuple(self.needs)
+        unknown = [n for n in needs if n not in PREDICTOR_NEEDS]
+        if unknown:
+            raise PluginError(f"predictor '{self.name}': needs {', '.join(map(repr, unknown))} is not one of "
+                              f"{', '.join(PREDICTOR_NEEDS)}")
+        object.__setattr__(self, "needs", needs)
+
+    def missing(self, data: PredictorInput) -> list[str]:
+        """The entries of ``needs`` that ``data`` lacks (None there)."""
+        return [n for n in self.needs if getattr(data, n) is None]
+
+
+T = TypeVar("T", AugmentationSpec, RegularizerSpec, DatasetSpec, ModelSpec, PredictorSpec)
 
 
 @dataclass

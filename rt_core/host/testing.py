@@ -1,23 +1,30 @@
 """Contract checks for plugin authors; the toolkit's own suite runs them over every registered entry.
 
-``check_augmentation(name)`` and ``check_regularizer(name)`` raise AssertionError with a message
-saying which property failed, and return a dict of what was checked.
+``check_augmentation(name)``, ``check_regularizer(name)`` and ``check_predictor(name)`` raise
+AssertionError with a message saying which property failed, and return a dict of what was checked.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 
+from rt_core.errors import RtError
 from rt_core.host.lookup import (
     create_augmentation,
     create_model,
     create_regularizer,
     get_augmentation,
+    get_predictor,
     get_regularizer,
 )
 from rt_core.host.model import SplitModel
+from rt_core.host.predictor import PredictorInput, compute_score
 from rt_core.host.regularizer import Regularizer
 
 
@@ -182,3 +189,77 @@ def _check_acts_on(name: str, acts_on: str, kind: type) -> None:
     else:
         _assert(not (perturbs or penalises or kind.needs_input_grad),
                 "acts_on='optimizer' but it overrides perturb or penalty, or needs input gradients", name)
+
+
+def predictor_input(n: int = 48, dim: int = 6, num_classes: int = 3, source_classes: int = 5,
+                    seed: int = 0) -> PredictorInput:
+    """A seeded PredictorInput with class structure and every optional field: labels i mod K, features
+    a class mean (scale 2) plus unit Gaussian noise, source logits a noisy linear map of the features,
+    and n source images with features and labels of ``source_classes`` classes."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % num_classes
+    features = 2.0 * rng.standard_normal((num_classes, dim))[labels] + rng.standard_normal((n, dim))
+    logits = features @ rng.standard_normal((dim, source_classes)) + 0.5 * rng.standard_normal((n, source_classes))
+    src_labels = np.arange(n) % source_classes
+    src_features = 2.0 * rng.standard_normal((source_classes, dim))[src_labels] + rng.standard_normal((n, dim))
+    return PredictorInput(features, labels, num_classes, logits, src_features, src_labels)
+
+
+def _value(spec, data: PredictorInput, what: str, options: dict) -> float:
+    value = spec.function(data, **options)
+    _assert(isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value),
+            f"returned {value!r} on {what}; a predictor returns one finite float", spec.name)
+    return float(value)
+
+
+def _one_line_error(name: str, what: str, make: Callable[[], Any]) -> None:
+    """``make()`` raises an RtError of one line (what the CLI prints)."""
+    try:
+        make()
+    except RtError as err:
+        _assert("\n" not in str(err) and str(err), f"{what} gives a multi-line or empty error: {err!r}", name)
+        return
+    _assert(False, f"{what} raises no RtError", name)
+
+
+def _check_bad_inputs(spec, data: PredictorInput, options: dict) -> None:
+    """Wrong shapes and missing needs are one RtError line each, before the predictor runs."""
+    f, y, k = data.features, data.labels, data.num_classes
+    name = spec.name
+    _one_line_error(name, "labels one short", lambda: compute_score(name, PredictorInput(f, y[:-1], k), **options))
+    _one_line_error(name, "1-D features", lambda: compute_score(name, PredictorInput(f[:, 0], y, k), **options))
+    _one_line_error(name, "labels out of range", lambda: compute_score(name, PredictorInput(f, y + k, k), **options))
+    _one_line_error(name, "source logits of the wrong length",
+                    lambda: compute_score(name, PredictorInput(f, y, k, data.source_logits[:-1]), **options))
+    _one_line_error(name, "an unknown option", lambda: compute_score(name, data, no_such_option=1, **options))
+    if spec.needs:
+        _one_line_error(name, f"an input without {', '.join(spec.needs)}",
+                        lambda: compute_score(name, PredictorInput(f, y, k), **options))
+
+
+def check_predictor(name: str, **options: Any) -> dict[str, Any]:
+    """Check predictor ``name`` on seeded inputs: one finite float, equal to what ``compute_score``
+    returns; deterministic (the same record, and an equal fresh one, score the same bit for bit);
+    unchanged (to 1e-9 relative: a reordered sum) when the target classes are renamed; finite with
+    fewer images than feature dimensions and with a target class that has no images; wrong shapes,
+    labels out of range, an unknown option and a missing need are one RtError line each."""
+    spec = get_predictor(name)
+    data = predictor_input()
+    value = _value(spec, data, "the seeded input", options)
+    _assert(compute_score(name, data, **options) == value, "compute_score differs from the function", name)
+    _assert(_value(spec, data, "a second call", options) == value, "not deterministic: a second call differs", name)
+    _assert(_value(spec, predictor_input(), "an equal record", options) == value,
+            "not deterministic: an equal fresh record scores differently", name)
+    perm = np.roll(np.arange(data.num_classes), 1)
+    renamed = PredictorInput(data.features, perm[data.labels], data.num_classes, data.source_logits,
+                             data.source_features, data.source_labels)
+    other = _value(spec, renamed, "renamed classes", options)
+    _assert(abs(other - value) <= 1e-9 * max(1.0, abs(value)),
+            f"renaming the target classes changes the score: {value!r} -> {other!r}", name)
+    wide = _value(spec, predictor_input(n=8, dim=12), "8 images of 12 feature dimensions", options)
+    empty = PredictorInput(data.features, data.labels, data.num_classes + 1, data.source_logits,
+                           data.source_features, data.source_labels)
+    _value(spec, empty, "a target class without images", options)
+    _check_bad_inputs(spec, data, options)
+    return {"name": name, "value": value, "wide": wide, "higher_is_better": spec.higher_is_better,
+            "needs": spec.needs}

@@ -29,6 +29,25 @@ def test_plugins_json_lists_the_seven_builtins():
     assert by_name["adversarial"]["regularizers"] == ["adversarial"]
 
 
+PREDICTORS = {"logme", "leep", "nce", "hscore", "transrate", "gbc"}
+
+
+def test_plugins_json_and_table_list_the_six_predictors_with_their_direction_and_needs(capsys):
+    rows = {r["name"]: r for r in json.loads(_rt("plugins", "--json").stdout)}
+    for name in PREDICTORS:
+        assert rows[name]["predictors"] == [name] and rows[name]["descriptions"][name]
+        assert rows[name]["predictor_flags"][name]["higher_is_better"] is True
+    assert rows["leep"]["predictor_flags"]["leep"]["needs"] == ["source_logits"]
+    assert rows["logme"]["predictor_flags"]["logme"]["needs"] == []
+    assert main(["plugins"]) == 0
+    text = capsys.readouterr().out
+    assert "predictors: logme" in text and "predictors: gbc" in text
+    leep_line = next(line for line in text.splitlines() if line.strip().startswith("leep: "))
+    assert leep_line.endswith("(higher is better; needs source_logits)")
+    logme_line = next(line for line in text.splitlines() if line.strip().startswith("logme: "))
+    assert logme_line.endswith("(higher is better)")
+
+
 def test_plugins_json_lists_the_installed_template():
     pytest.importorskip("rt_noise", reason="examples/plugin-template is not installed (make test installs it)")
     rows = json.loads(_rt("plugins", "--json").stdout)

@@ -1,13 +1,14 @@
-"""The registry drives the tests: every registered augmentation and regularizer, built-in or
-installed by a third party, passes the same contract checks (as timm parametrizes over models)."""
+"""The registry drives the tests: every registered augmentation, regularizer and predictor, built-in
+or installed by a third party, passes the same contract checks (as timm parametrizes over models)."""
 
 import pytest
 
 import rt_core
-from rt_core.host.testing import check_augmentation, check_regularizer
+from rt_core.host.testing import check_augmentation, check_predictor, check_regularizer
 
 AUGMENTATIONS = rt_core.list_augmentations().names()
 REGULARIZERS = rt_core.list_regularizers().names()
+PREDICTORS = rt_core.list_predictors().names()
 
 
 @pytest.mark.parametrize("name", AUGMENTATIONS)
@@ -149,3 +150,54 @@ def test_bound_contract(name):
     assert all(isinstance(text, str) and text for text in constants.values())
     assert symbol.is_positive and expr.is_positive
     assert check_bound(name).monotone, f"{name}'s bound is not {bound.direction} in {symbol}"
+
+
+@pytest.mark.parametrize("name", PREDICTORS)
+def test_predictor_contract(name):
+    result = check_predictor(name)
+    assert result["higher_is_better"] in (True, False)
+
+
+@pytest.mark.parametrize(("name", "options"), [("hscore", {"covariance": "plain"}),
+                                               ("gbc", {"covariance": "spherical"}), ("transrate", {"eps": 0.5})])
+def test_predictor_contract_with_options(name, options):
+    check_predictor(name, **options)
+
+
+def test_the_checks_catch_a_broken_predictor(rt_plugin):
+    """Each property of check_predictor fails once: a NaN, a random score, a score that reads the
+    class numbers, one that fails on more dimensions than images, and one that swallows any option."""
+    import numpy as np
+
+    from rt_core import PredictorSpec, hookimpl
+
+    state = {"calls": 0}
+
+    def counter(data):
+        state["calls"] += 1
+        return float(state["calls"])
+
+    def wide_fails(data):
+        return float(np.linalg.cholesky(np.cov(data.features, rowvar=False))[0, 0])
+
+    class Broken:
+        @hookimpl
+        def rt_register_predictors(self, register):
+            register(PredictorSpec("nan_score", lambda data: float("nan"), higher_is_better=True))
+            register(PredictorSpec("counter", counter, higher_is_better=True))
+            register(PredictorSpec("class_0_mean", lambda data: float(data.features[data.labels == 0].mean()),
+                                   higher_is_better=True))
+            register(PredictorSpec("wide_fails", wide_fails, higher_is_better=True))
+            register(PredictorSpec("anything_goes", lambda data, **options: 1.0, higher_is_better=True))
+
+    rt_plugin(Broken(), "broken-predictors")
+    with pytest.raises(AssertionError, match="'nan_score' breaks the contract: returned nan on the seeded input"):
+        check_predictor("nan_score")
+    with pytest.raises(AssertionError, match="compute_score differs|not deterministic"):
+        check_predictor("counter")
+    with pytest.raises(AssertionError, match="renaming the target classes changes the score"):
+        check_predictor("class_0_mean")
+    with pytest.raises(np.linalg.LinAlgError):
+        check_predictor("wide_fails")
+    with pytest.raises(AssertionError, match="an unknown option raises no RtError"):
+        check_predictor("anything_goes")
