@@ -17,8 +17,7 @@ the features do not vary carry no class signal). Higher: better transfer.
 
 from __future__ import annotations
 
-from rt_core import PredictorSpec, RtError, hookimpl
-from rt_core.host.lazy import lazy
+from rt_core import PredictorSpec, RtError, hookimpl, lazy
 
 np = lazy("numpy")  # imported on first use: loading the plugin stays cheap
 sk_covariance = lazy("sklearn.covariance")

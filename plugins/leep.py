@@ -13,8 +13,7 @@ empirical label entropy) when theta is the same for every image. Higher: better 
 
 from __future__ import annotations
 
-from rt_core import PredictorSpec, hookimpl
-from rt_core.host.lazy import lazy
+from rt_core import PredictorSpec, hookimpl, lazy
 
 np = lazy("numpy")  # imported on first use: loading the plugin stays cheap
 special = lazy("scipy.special")

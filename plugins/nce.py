@@ -12,8 +12,7 @@ same for every image. Higher: better transfer.
 
 from __future__ import annotations
 
-from rt_core import PredictorSpec, hookimpl
-from rt_core.host.lazy import lazy
+from rt_core import PredictorSpec, hookimpl, lazy
 
 np = lazy("numpy")  # imported on first use: loading the plugin stays cheap
 

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import math
 
-from rt_core import PredictorSpec, RtError, hookimpl
-from rt_core.host.lazy import lazy
+from rt_core import PredictorSpec, RtError, hookimpl, lazy
 
 np = lazy("numpy")  # imported on first use: loading the plugin stays cheap
 

@@ -72,7 +72,12 @@ def list_models() -> SpecList:
 
 
 def list_predictors() -> SpecList:
-    """Every registered PredictorSpec, sorted by name."""
+    """Every registered PredictorSpec, sorted by name.
+
+    >>> import rt_core
+    >>> [spec.name for spec in rt_core.list_predictors()]
+    ['gbc', 'hscore', 'leep', 'logme', 'nce', 'transrate']
+    """
     return SpecList(registries().predictors)
 
 
@@ -120,7 +125,13 @@ def get_model(name: str) -> ModelSpec:
 
 
 def get_predictor(name: str) -> PredictorSpec:
-    """The PredictorSpec called ``name`` (PluginError listing the known names otherwise)."""
+    """The PredictorSpec called ``name`` (PluginError listing the known names otherwise).
+
+    >>> import rt_core
+    >>> spec = rt_core.get_predictor("leep")
+    >>> spec.higher_is_better, spec.needs
+    (True, ('source_logits',))
+    """
     return registries().predictors.get(name)
 
 

@@ -81,6 +81,11 @@ class PredictorInput:
     the source head's logits g(f(x)) on the same n target images, or None; ``source_features``:
     float64 (m, d_src) features of m source images, with ``source_labels`` int64 (m,), or None (both
     or neither). Bad shapes, dtypes, non-finite values or labels out of range raise one RtError line.
+
+    >>> import numpy as np
+    >>> data = PredictorInput(np.eye(4), [0, 1, 0, 1], num_classes=2)
+    >>> data.features.shape, data.labels.dtype.name, data.features.flags.writeable
+    ((4, 4), 'int64', False)
     """
 
     features: Any
@@ -140,7 +145,16 @@ def compute_score(name: str, data: PredictorInput, **options: Any) -> float:
     """Score ``data`` with predictor ``name`` (``options`` go to its function): one finite float,
     higher predicting better transfer when its record's ``higher_is_better``. RtError when ``data``
     lacks what the predictor needs or an option does not exist; PluginError when it returns
-    anything but one finite number."""
+    anything but one finite number.
+
+    >>> import numpy as np, rt_core
+    >>> y = np.arange(40) % 2
+    >>> noise = np.random.default_rng(0).normal(size=(40, 2))
+    >>> near = rt_core.PredictorInput(np.c_[3.0 * y, np.zeros(40)] + 0.1 * noise, y, 2)
+    >>> far = rt_core.PredictorInput(np.random.default_rng(1).normal(size=(40, 2)), y, 2)
+    >>> rt_core.compute_score("hscore", near) > rt_core.compute_score("hscore", far)
+    True
+    """
     spec = get_predictor(name)
     _check_input(data)
     missing = spec.missing(data)
@@ -154,7 +168,13 @@ def compute_score(name: str, data: PredictorInput, **options: Any) -> float:
 
 def compute_scores(data: PredictorInput, names: list[str] | None = None) -> dict[str, float]:
     """``{name: compute_score(name, data)}`` for each of ``names`` (None: every registered predictor
-    whose needs ``data`` meets), with default options, in name order."""
+    whose needs ``data`` meets), with default options, in name order.
+
+    >>> import numpy as np, rt_core
+    >>> data = rt_core.PredictorInput(np.random.default_rng(0).normal(size=(30, 3)), np.arange(30) % 3, 3)
+    >>> sorted(rt_core.compute_scores(data))  # leep and nce need the source head's logits
+    ['gbc', 'hscore', 'logme', 'transrate']
+    """
     _check_input(data)
     if names is None:
         names = [spec.name for spec in list_predictors() if not spec.missing(data)]

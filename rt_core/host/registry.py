@@ -196,6 +196,10 @@ class PredictorSpec:
     ``needs`` names the optional inputs the function reads ("source_logits": the source head's logits on
     the target images; "source_features": source features and labels); ``rt_core.compute_score``
     refuses a record without them. ``check_predictor`` verifies the contract.
+
+    >>> spec = PredictorSpec("mean_norm", lambda data: float(abs(data.features).mean()), higher_is_better=True)
+    >>> spec.needs, spec.higher_is_better
+    ((), True)
     """
 
     name: str

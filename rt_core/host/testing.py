@@ -242,7 +242,13 @@ def check_predictor(name: str, **options: Any) -> dict[str, Any]:
     returns; deterministic (the same record, and an equal fresh one, score the same bit for bit);
     unchanged (to 1e-9 relative: a reordered sum) when the target classes are renamed; finite with
     fewer images than feature dimensions and with a target class that has no images; wrong shapes,
-    labels out of range, an unknown option and a missing need are one RtError line each."""
+    labels out of range, an unknown option and a missing need are one RtError line each.
+
+    >>> import rt_core
+    >>> report = rt_core.check_predictor("hscore", covariance="plain")
+    >>> report["name"], report["higher_is_better"]
+    ('hscore', True)
+    """
     spec = get_predictor(name)
     data = predictor_input()
     value = _value(spec, data, "the seeded input", options)

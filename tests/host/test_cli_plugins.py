@@ -76,10 +76,10 @@ def test_every_command_comes_from_a_plugin_through_rt_register_commands():
 
     origin = {name: cmd.plugin for name, cmd in commands(get_plugin_manager()).items()}
     assert origin["run"] == origin["plugins"] == origin["demo"] == "rt_core.cli"
-    assert origin["theory"] == origin["report"] == origin["plan"] == "theory"
+    assert origin["theory"] == origin["report"] == origin["plan"] == origin["headroom"] == "theory"
     assert origin["bench"] == "bench"
     rows = json.loads(_rt("plugins", "--json").stdout)
-    assert next(r for r in rows if r["name"] == "theory")["commands"] == ["plan", "report", "theory"]
+    assert next(r for r in rows if r["name"] == "theory")["commands"] == ["headroom", "plan", "report", "theory"]
 
 
 def test_the_host_imports_no_guest_by_name():
