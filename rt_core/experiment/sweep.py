@@ -29,7 +29,8 @@ from rt_core.experiment.packing.plan import make_packs
 from rt_core.experiment.parts import domains
 from rt_core.experiment.preflight import check_model_fits, check_out_dir, check_probe_folds
 from rt_core.experiment.runner import TrialRunner
-from rt_core.experiment.trials import VANILLA, Outcome, Trial, expand, shared_config, trial_config, trial_key
+from rt_core.experiment.trials import (VANILLA, Outcome, Trial, expand, key_config, shared_config, trial_config,
+                                       trial_key)
 from rt_core.host.manager import in_process_plugins, notify_trial_finished
 from rt_core.results.io import content_key
 from rt_core.results.metrics import rel_dt
@@ -37,8 +38,9 @@ from rt_core.results.store import Store, read_statuses
 
 
 def experiment_key(cfg: ExperimentConfig) -> str:
-    """The key of the experiment: ``content_key`` of the config every trial shares."""
-    return content_key(shared_config(cfg))
+    """The key of the experiment: ``content_key`` of the config every trial shares (defaults left
+    out, as in trial keys)."""
+    return content_key(key_config(cfg))
 
 
 def _check_experiment(path: str, found: str | None, cfg: ExperimentConfig, force: bool) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 from rt_core.experiment.config import ExperimentConfig, to_dict
 from rt_core.results.io import content_key
@@ -58,12 +59,40 @@ def shared_config(cfg: ExperimentConfig) -> dict:
 
 
 def trial_config(cfg: ExperimentConfig, trial: Trial) -> dict:
+    """The trial's full config as stored with its row: every shared setting and the trial itself."""
     return {**shared_config(cfg), "trial": dataclasses.asdict(trial)}
 
 
+def _unlike_defaults(obj: Any) -> Any:
+    """``obj`` with every dataclass field that equals its declared default left out, recursively."""
+    if not dataclasses.is_dataclass(obj):
+        return obj
+    kept = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if f.default is not dataclasses.MISSING and value == f.default:
+            continue
+        if f.default_factory is not dataclasses.MISSING and value == f.default_factory():
+            continue
+        kept[f.name] = _unlike_defaults(value)
+    return kept
+
+
+def key_config(cfg: ExperimentConfig, trial: Trial | None = None) -> dict:
+    """What a key hashes: the shared config (and ``trial``) with every setting at its default left
+    out, so that a new option whose default keeps the old behaviour changes no stored key (a long
+    study resumes across releases); any setting that differs from its default is in."""
+    shared = _unlike_defaults(cfg)
+    for name in ("sweep", "seeds", "name", "report", "source_models"):
+        shared.pop(name, None)
+    if cfg.source_models.checkpoints:
+        shared["source_models"] = {"checkpoints": cfg.source_models.checkpoints}
+    return shared if trial is None else {**shared, "trial": dataclasses.asdict(trial)}
+
+
 def trial_key(cfg: ExperimentConfig, trial: Trial) -> str:
-    """sha256 of the canonical JSON of the trial's full config, first 20 hex digits."""
-    return content_key(trial_config(cfg, trial))
+    """sha256 of the canonical JSON of ``key_config(cfg, trial)``, first 20 hex digits."""
+    return content_key(key_config(cfg, trial))
 
 
 def expand(cfg: ExperimentConfig) -> list[Trial]:

@@ -77,11 +77,65 @@ def test_shipped_presets_validate():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2] / "examples"
-    for name in ("quickstart.toml", "paper_cifar10_svhn.toml", "gpu_study.toml"):
+    for name in ("quickstart.toml", "study.toml", "digits_full_probe.toml", "paper_cifar10_svhn.toml",
+                 "gpu_study.toml"):
         cfg = load_config(root / name)
         assert cfg.sweep
     quick = load_config(root / "quickstart.toml")
-    plugins = {s.plugin for s in quick.sweep}
-    assert {"adversarial", "jacobian", "weight_decay", "blur", "rescale", "rotation", "translation"} <= plugins
-    # identity + 2 strengths: three ordered levels per plugin for the blocked trend test; >= 5 seeds (issue 14)
+    assert {"adversarial", "blur", "rotation"} <= {s.plugin for s in quick.sweep}
+    # identity + 2 strengths: three ordered levels per plugin for the blocked trend test; >= 5 seeds
     assert all(len(s.strengths) >= 2 for s in quick.sweep) and len(quick.seeds) >= 5
+
+
+def test_the_study_sweeps_every_built_in_and_the_quickstart_is_a_part_of_it():
+    """The study: every built-in, the identity plus >= 4 strengths; the quickstart: the same protocol,
+    so each of its trials has the key of a study trial (the demo computes study trials)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "examples"
+    study, quick = load_config(root / "study.toml"), load_config(root / "quickstart.toml")
+    builtin = {"adversarial", "jacobian", "weight_decay", "last_layer", "blur", "rescale", "rotation", "translation"}
+    assert {s.plugin for s in study.sweep} == builtin
+    assert all(len(set(s.strengths)) >= 4 for s in study.sweep)
+    study_keys = {trial_key(study, t) for t in expand(study)}
+    assert {trial_key(quick, t) for t in expand(quick)} <= study_keys
+
+
+# Trial keys leave out every setting at its default (a new option with a behaviour-keeping default must
+# not orphan a stored study), so a changed default would silently re-label stored trials: pinned here.
+PINNED_DEFAULTS = {
+    "DataConfig": {"dataset": "printed_digits", "root": "", "options": {}},
+    "ModelConfig": {"name": "cifar_cnn", "options": {}},
+    "TrainConfig": {"epochs": 10, "batch_size": 128, "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0005,
+                    "milestones": [], "gamma": 0.1, "warmup_epochs": 0.0, "base_augment": "none",
+                    "schedule": "step", "nesterov": False},
+    "TransferConfig": {"mode": "linear_probe", "epochs": 40, "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0005,
+                       "batch_size": 128, "milestones": [], "probe_l2": 0.0001, "probe_iters": 200,
+                       "probe_tol": 1e-09, "probe_folds": 0, "probe_shots": 0, "probe_draws": 10},
+    "AttackConfig": {"norm": "l2", "eps": 0.25, "steps": 20, "alpha": 0.0, "restarts": 1, "n_eval": 1000},
+    "SourceModelsConfig": {"keep": False, "checkpoints": ""},
+}
+
+
+def test_no_default_that_trial_keys_omit_has_changed():
+    import dataclasses
+
+    from rt_core.experiment import config
+
+    for name, pinned in PINNED_DEFAULTS.items():
+        found = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                 for f in dataclasses.fields(getattr(config, name))}
+        # a new field may be added (its default keeps keys); an existing default may never change
+        assert {k: found[k] for k in pinned} == pinned, f"{name}: a changed default re-labels stored trials"
+
+
+def test_a_new_option_at_its_default_keeps_every_key_and_any_other_value_changes_it():
+    import dataclasses
+
+    base = from_dict(GOOD)
+    t = expand(base)[1]
+    assert trial_key(base, t) == trial_key(from_dict({**GOOD, "report": {"alpha": 0.01}}), t)
+    bumped = dataclasses.replace(base, train=dataclasses.replace(base.train, nesterov=True))
+    assert trial_key(bumped, t) != trial_key(base, t)
+    spelled = from_dict({**GOOD, "train": {**GOOD.get("train", {}), "nesterov": False}})
+    assert trial_key(spelled, t) == trial_key(base, t)  # writing out a default is the same trial
