@@ -75,5 +75,5 @@ def test_the_wheel_ships_the_example_configs(tmp_path):
         pytest.skip(f"cannot build a wheel here: {res.stderr.strip().splitlines()[-1:]}")
     wheel = next(tmp_path.glob("rt_toolkit-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"rt_core/examples/quickstart.toml", "rt_core/examples/gpu_study.toml",
+    assert {"rt_core/examples/quickstart.toml", "rt_core/examples/study.toml", "rt_core/examples/gpu_study.toml",
             "rt_core/examples/published/salman2020_cifar10.csv"} <= names

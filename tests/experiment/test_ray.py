@@ -19,7 +19,7 @@ from tests.helpers.tiny import crash_sweep, write_tiny
 ray = pytest.importorskip("ray", reason="the ray extra is installed by `make test`")
 from rt_core.experiment.ray_executor import RayExecutor  # noqa: E402
 
-QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.toml"
+QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "digits_full_probe.toml"
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +32,7 @@ def _metrics(out):
 
 
 def _smallest_quickstart_sweep() -> dict:
-    """The quickstart config with one seed and only its translation block."""
+    """The earlier quickstart config (digits_full_probe) with one seed and only its translation block."""
     with open(QUICKSTART, "rb") as fh:
         data = tomllib.load(fh)
     block = next(s for s in data["sweep"] if s["plugin"] == "translation")
