@@ -29,8 +29,16 @@ from rt_core.experiment.packing.plan import make_packs
 from rt_core.experiment.parts import domains
 from rt_core.experiment.preflight import check_model_fits, check_out_dir, check_probe_folds
 from rt_core.experiment.runner import TrialRunner
-from rt_core.experiment.trials import (VANILLA, Outcome, Trial, expand, key_config, shared_config, trial_config,
-                                       trial_key)
+from rt_core.experiment.trials import (
+    VANILLA,
+    Outcome,
+    Trial,
+    expand,
+    key_config,
+    shared_config,
+    trial_config,
+    trial_key,
+)
 from rt_core.host.manager import in_process_plugins, notify_trial_finished
 from rt_core.results.io import content_key
 from rt_core.results.metrics import rel_dt
