@@ -2,7 +2,7 @@
 extracted once, standardised, full-batch L-BFGS-B on the analytic gradient) vs the common
 practice of SGD epochs through the frozen network, on the same target data.
 
-The baseline is the released [XU22] target protocol (SCIENCE.md section 4): a fresh linear head,
+The baseline is the released [XU22] target protocol (docs/science.md, section 4): a fresh linear head,
 SGD lr 0.01, momentum 0.9, weight decay 5e-4, batch 128, 40 epochs with LR x0.1 at 20 and 30, the
 images passed through the frozen network for every batch; its time is 40 x the median epoch time
 of one run (each epoch a repeat), the probe's the median of ``repeats`` fits. The probe runs at

@@ -2,8 +2,8 @@
 and then 1x2 (one trial at a time on two threads), each into a fresh store, in one run: sweep wall
 time (worker start-up included, report excluded), the ratio, and how far the two thread counts
 move each trial's accuracies (CPU float sums depend on the thread count; training amplifies that).
-Goal (issue 13): 2x1 >= 1.3x the trials per second of 1x2 on a quiet machine. It takes about
-15 minutes, so ``rt bench`` runs it only when named: ``rt bench parallel_sweep``.
+Goal (set when worker processes became the default): 2x1 >= 1.3x the trials per second of 1x2 on a
+quiet machine. It takes about 15 minutes, so ``rt bench`` runs it only when named: ``rt bench parallel_sweep``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 x -> U(D_m(x)): a linear map of rank at most (H/m)(W/m) out of H*W per channel, so it loses
 information (a kernel of dimension ~ n(1 - 1/m^2)): a regularizing augmentation (theory T4).
-m = 1 is the identity. SCIENCE.md's scale grid {1, .75, .5, .375, .25} is m = 1/scale.
+m = 1 is the identity. The paper preset's scale grid {1, .75, .5, .375, .25} (docs/science.md, section 4)
+is m = 1/scale.
 
 ``per_sample=True`` draws m_i ~ U[1, m] per image (the convention of blur's per_sample and of
 torchvision's GaussianBlur sigma range): some images are nearly clean, so a model trained on it is

@@ -1,7 +1,7 @@
 """theory: function-class bounds and when regularizers and augmentations should help transfer.
 
-The formalisation (SCIENCE.md T1-T5) is this toolkit's reconstruction of [XU22], whose full text was
-not available to us: read "as formalised in this toolkit".
+The formalisation (T1-T5, docs/science.md#3-the-theory-as-formalised-in-this-toolkit) is this toolkit's
+reconstruction of [XU22], whose full text was not available to us: read "as formalised in this toolkit".
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 All values are percentage points. With Delta x = x(trial) - x(vanilla of the same seed):
 
 - ``rel_dt = (acc_tgt - acc_src) - (acc_tgt_v - acc_src_v) = Delta acc_tgt - Delta acc_src``
-  (SCIENCE.md section 2);
+  (docs/science.md#2-metrics);
 - ``rel_dt_probe = Delta acc_tgt - Delta probe_acc_src``: the symmetric variant in which both
   accuracies come from fresh linear probes on the frozen features (``acc_tgt`` already is the target
   probe's accuracy), so a source head that fails on clean images is told apart from features that

@@ -1,5 +1,6 @@
-"""What a new user hits first (issue 16): each mistake is one line on stderr with the right exit status,
-and nothing is written or lost. One test per row of the README's table (Ctrl-C: tests/experiment/test_sweep.py)."""
+"""What a new user hits first: each mistake is one line on stderr with the right exit status,
+and nothing is written or lost. One test per row of docs/reliability.md's tables
+(Ctrl-C: tests/experiment/test_sweep.py)."""
 
 import os
 import re

@@ -1,4 +1,5 @@
-"""Model architectures: parameter counts of SCIENCE.md section 4, the f/g split, normalisation."""
+"""Model architectures: parameter counts of the paper preset (docs/science.md, section 4), the f/g split,
+normalisation."""
 
 import pytest
 import torch
