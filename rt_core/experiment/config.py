@@ -114,7 +114,7 @@ class ReportConfig:
 
     ``equivalence_margin``: delta, in points of rel_dt over the swept range. A "no systematic effect"
     prediction agrees only when the 90% interval of the effect lies inside (-delta, +delta) (TOST).
-    Default 2.0: SCIENCE.md puts seed-to-seed spread of robust accuracy at 1-3 points, so a change
+    Default 2.0: docs/science.md#2-metrics puts seed-to-seed spread of robust accuracy at 1-3 points, so a change
     of rel_dt smaller than 2 points over a whole sweep is within what reseeding alone moves, while
     the effects the theory is about are tens of points ([SAL20]: +34 over its eps grid).
     ``alpha``: the family-wise error rate, Holm-corrected over the plugins of one report.

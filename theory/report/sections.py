@@ -74,7 +74,7 @@ def summary(report: Report) -> Text:
     return Text(
         f"{len(plugins)} plugins over seeds {', '.join(map(str, s.seeds))}: **{counts['agrees']} agree, "
         f"{counts['disagrees']} disagree, {counts['inconclusive']} inconclusive** with the theory as formalised "
-        f"in this toolkit (SCIENCE.md T1-T5, a reconstruction of [XU22]).{unstable_decided(plugins)} "
+        f"in this toolkit (T1-T5 of its docs/science.md, a reconstruction of [XU22]).{unstable_decided(plugins)} "
         f"{excluded} trial(s) excluded because a "
         f"source model stayed within 10 points of chance (acc_src <= {s.min_acc_src:g}%).\n\n"
         f"How to read it: seeds are blocks (every trial's rel_dt is taken against its own seed's vanilla). The "

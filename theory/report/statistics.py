@@ -1,4 +1,4 @@
-"""Statistics for a sweep blocked by seed (SCIENCE.md section 7).
+"""Statistics for a sweep blocked by seed (docs/science.md#7-the-statistics-a-verdict-needs).
 
 A plugin's measurements form a seeds x levels table: column 0 is the identity strength (the
 seed's vanilla trial), columns 1.. the swept strengths in increasing order; a missing or unusable
