@@ -76,3 +76,8 @@ def rt_register_models(register: Callable[[ModelSpec], None]) -> None:
     models = "rt_core.experiment.models"
     register(ModelSpec("cifar_cnn", Deferred(models, "cifar_cnn"), "[XU22] CIFAR CNN, no BN, d=256"))
     register(ModelSpec("resnet18", Deferred(models, "resnet18"), "CIFAR ResNet-18, 3x3 stem, d=512"))
+    resnets = "rt_core.experiment.resnets"
+    register(ModelSpec("tv_resnet18", Deferred(resnets, "tv_resnet18"),
+                       "torchvision's ResNet-18 (loads torchvision/timm checkpoints), d=512"))
+    register(ModelSpec("tv_resnet50", Deferred(resnets, "tv_resnet50"),
+                       "torchvision's ResNet-50 (loads torchvision/timm checkpoints), d=2048"))
