@@ -33,8 +33,8 @@ def robust_accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, ep
     >>> with torch.no_grad():
     ...     _ = model[1].weight.copy_(torch.tensor([[-1.0], [1.0]])), model[1].bias.copy_(torch.tensor([0.5, -0.5]))
     >>> x, y = torch.tensor([0.1, 0.3, 0.7, 0.9]).view(4, 1, 1, 1), torch.tensor([0, 0, 1, 1])
-    >>> [robust_accuracy(model, x, y, eps, 5, None, "linf", 1, seed=0) for eps in (0.0, 0.3, 0.5)]
-    [100.0, 50.0, 0.0]
+    >>> tuple(robust_accuracy(model, x, y, eps, 5, None, "linf", 1, seed=0) for eps in (0.0, 0.3, 0.5))
+    (100.0, 50.0, 0.0)
     """
     model.eval()
     g = torch.Generator(device=x.device.type).manual_seed(seed)

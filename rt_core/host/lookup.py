@@ -55,8 +55,8 @@ def list_datasets() -> SpecList:
     """Every registered DatasetSpec, sorted by name.
 
     >>> import rt_core
-    >>> [(d.name, d.needs_root) for d in rt_core.list_datasets() if d.name in ("cifar10", "printed_digits")]
-    [('cifar10', True), ('printed_digits', False)]
+    >>> {d.name: d.needs_root for d in rt_core.list_datasets() if d.name in ("cifar10", "printed_digits")}
+    {'cifar10': True, 'printed_digits': False}
     """
     return SpecList(registries().datasets)
 

@@ -156,7 +156,8 @@ def check_regularizer(name: str, strength: float | None = None, device: str = "c
     differentiable scalar; optimizer settings keep the base keys.
 
     >>> checked = check_regularizer("weight_decay", 1e-3)
-    >>> checked["name"], checked["penalty"], checked["optimizer"]["weight_decay"]
+    >>> settings = checked["optimizer"]
+    >>> checked["name"], checked["penalty"], settings["weight_decay"]
     ('weight_decay', None, 0.001)
     """
     spec = get_regularizer(name)
