@@ -433,3 +433,97 @@ def test_the_summary_says_how_many_decided_verdicts_are_unstable():
     assert unstable_decided(family).startswith(" 2 of the 3 agree/disagree verdicts are unstable")
     assert " 1 of the 2 agree/disagree verdicts is unstable" in unstable_decided(family[:2])
     assert unstable_decided(family[:1]).startswith(" The one agree/disagree verdict is unstable")
+
+
+def _collapsed_sweep():
+    """3 seeds x (vanilla + 3 strengths) of an unregistered plugin, most trials near chance: seed 0's
+    vanilla learned, its weakest strength learned 34 points less (flagged), its two stronger ones
+    stayed at chance; seeds 1 and 2 have vanillas at chance (one trial of seed 1 learned anyway)."""
+    rows = [{"plugin": "vanilla", "strength": 0.0, "seed": s, "status": "finished", "acc_src": a,
+             "acc_tgt": 60.0, "rob_src": 30.0, "probe_acc_src": a} for s, a in ((0, 90.0), (1, 11.0), (2, 12.0))]
+    accs = {0: (56.0, 10.0, 11.0), 1: (50.0, 10.0, 10.0), 2: (10.0, 12.0, 9.0)}
+    for s, levels in accs.items():
+        for strength, a in zip((0.1, 0.2, 0.3), levels, strict=True):
+            rows.append({"plugin": "dropout", "strength": strength, "seed": s, "status": "finished", "acc_src": a,
+                         "acc_tgt": 75.0, "rob_src": 35.0, "probe_acc_src": a + 3.0})
+    return rows
+
+
+def test_effects_are_never_extrapolated_and_counts_are_true_at_every_level():
+    from theory.report.sections import est, strength_table, summary, verdict_table
+
+    report, _ = build_report(_collapsed_sweep(), "t", ReportConfig(resamples=50), min_acc_for(10), {}, {})
+    (v,) = report.plugins
+    # seed 0 has its identity and its weakest strength only: a fitted slope stretched over the whole
+    # range would read -102 points of acc_src; no seed spans the range, so there is no effect
+    assert v.effect.mean is None and v.decomposition.d_acc_src.mean is None
+    assert v.decomposition.rel_dt_probe.mean is None and v.decomposition.source == "-"
+    row = next(r for r in verdict_table(report).rows if r[0] == "dropout")
+    assert row[3] == "-" and row[6] == "-"
+    assert [(r.usable, r.trials) for r in v.strengths] == [(1, 3), (1, 3), (0, 3), (0, 3)]
+    cells = strength_table(v).rows
+    assert [c[1] for c in cells[2:]] == ["0 / 3", "0 / 3"] and set(cells[3][2:]) == {"-"}
+    assert est(v.strengths[1].metrics["d_acc_src"]) == "-34.0 (1 seed)"
+    # 12 trials: 3 vanillas (2 at chance), 9 of the plugin (6 at chance, 1 usable but its vanilla is not)
+    assert "10 of 12 trials excluded: 9 did not finish or" in summary(report).markdown
+    assert len(v.excluded) == 10 and len(v.flagged) == 1
+
+
+def test_an_effect_needs_the_identity_and_the_strongest_level_of_its_seed():
+    t = np.array([[0.0, -34.0, np.nan, np.nan], [0.0, np.nan, 2.0, 3.0], [np.nan, 1.0, 2.0, 3.0]])
+    assert st.seed_effects(t) == pytest.approx([np.polyfit([0, 2, 3], [0.0, 2.0, 3.0], 1)[0] * 3])
+
+
+def _flagged_drive_rho():
+    """4 seeds x 3 strengths of 'keep': rob_src and rel_dt rise together, except two trials whose
+    source model learned 40 points less than its vanilla (flagged): low rob_src, high rel_dt."""
+    rows = [{"plugin": "vanilla", "strength": 0.0, "seed": s, "status": "finished", "acc_src": 90.0,
+             "acc_tgt": 60.0, "rob_src": 30.0, "probe_acc_src": 90.0} for s in range(4)]
+    for s in range(4):
+        for i, strength in enumerate((0.1, 0.2, 0.3), start=1):
+            drop = 40.0 if (s, i) in ((0, 3), (1, 3)) else 0.0
+            rows.append({"plugin": "keep", "strength": strength, "seed": s, "status": "finished",
+                         "acc_src": 90.0 - drop, "acc_tgt": 60.0 + 2 * i + 0.1 * s, "probe_acc_src": 90.0,
+                         "rob_src": 5.0 if drop else 30.0 + i + 0.2 * s})
+    return rows
+
+
+def _rings(fig) -> list[list[tuple[float, float]]]:
+    """The offsets of every ringed (unfilled, flagged-coloured) scatter in ``fig``."""
+    import matplotlib.colors as mc
+
+    from theory.report.figures import RING
+
+    found = []
+    for ax in fig.axes:
+        for c in ax.collections:
+            face, edge = c.get_facecolors(), c.get_edgecolors()
+            if len(edge) and len(face) == 0 or (len(face) and face[0][3] == 0):
+                if np.allclose(edge[0][:3], mc.to_rgb(RING["edgecolors"])):
+                    found.append([tuple(map(float, p)) for p in c.get_offsets()])
+    return found
+
+
+def test_flagged_trials_are_ringed_in_every_figure_and_rho_is_given_without_them(tmp_path, monkeypatch):
+    from theory.report import figures
+    from theory.report.job import correlation_text
+
+    report, data = build_report(_flagged_drive_rho(), "t", ReportConfig(resamples=50), min_acc_for(10), {}, {})
+    c = report.robustness
+    assert c.n == 12 and c.flagged == 2 and c.unflagged.n == 10
+    assert c.rho < 0.3 and c.unflagged.rho > 0.95  # two trials of twelve hide a rank-perfect relation
+    assert "Without the 2 flagged trial(s)" in correlation_text(c) and f"{c.unflagged.rho:+.2f}" in correlation_text(c)
+    figs = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: figs.append(fig) or path)
+    colours = figures.plugin_colours(["keep"])
+    (v,) = report.plugins
+    figures.robustness_scatter(report.plugins, data, c, colours, tmp_path / "r.png")
+    figures.rel_dt_overview(report.plugins, data, colours, tmp_path / "o.png")
+    figures.plugin_panels(v, data["keep"], colours["keep"], 20.0, tmp_path / "p.png")
+    rel = 2 * 3 + 40.0  # rel_dt of a flagged trial: Delta acc_tgt - Delta acc_src
+    (scatter,), (overview,) = _rings(figs[0]), _rings(figs[1])
+    # a few float subtractions of numbers under 100: exact to a few units of 1e-14
+    assert np.allclose(sorted(scatter), [(5.0, rel), (5.0, rel + 0.1)], rtol=0, atol=1e-12)
+    assert np.allclose(sorted(overview), [(0.3, rel), (0.3, rel + 0.1)], rtol=0, atol=1e-12)
+    assert len(_rings(figs[2])) == 4  # one per panel: acc_src, acc_tgt, rob_src, rel_dt
+    assert "without the 2 flagged" in figs[0].axes[0].get_title()

@@ -40,6 +40,7 @@ from theory.report.verdicts import (
     Settings,
     StrengthRow,
     Trend,
+    TrialCounts,
     TrialNote,
 )
 
@@ -50,14 +51,17 @@ STABLE = 0.8
 
 @dataclass
 class PluginData:
-    """One plugin's measurements: ``tables[metric]`` is seeds x levels (identity first), NaN = none."""
+    """One plugin's measurements: ``tables[metric]`` is seeds x levels (identity first), NaN = none;
+    ``trials`` and ``usable`` count, per cell, the trials that exist (any status) and those that
+    entered the tables."""
 
     plugin: str
     identity: float
     levels: list[float]
     seeds: list[int]
     tables: dict[str, np.ndarray]
-    trials: np.ndarray  # seeds x levels: how many trials exist (any status)
+    trials: np.ndarray
+    usable: np.ndarray
     excluded: list[TrialNote]
     flagged: list[TrialNote]
 
@@ -77,48 +81,65 @@ def _learned(row: dict | None, min_acc: float) -> bool:
     return row is not None and usable_at(row["status"], row.get("acc_src"), min_acc)
 
 
+def _why_unusable(r: dict) -> str:
+    return f"status {r['status']}" if r["status"] != "finished" else "source model at chance"
+
+
 def plugin_data(rows: list[dict], plugin: str, identity: float, seeds: list[int], min_acc: float,
                 flag_drop: float) -> PluginData:
     """The seeds x levels tables of ``plugin`` (module docstring for usable / flagged). Levels are the
     identity, then the swept strengths by distance from the identity: the order of increasing strength,
-    also for a plugin whose identity is the top of its range."""
+    also for a plugin whose identity is the top of its range. Every trial is counted at its level,
+    also those of a seed whose vanilla did not learn (each listed as excluded)."""
     mine = [r for r in rows if r["plugin"] == plugin and r["strength"] != identity]
     levels = [identity] + sorted({r["strength"] for r in mine}, key=lambda s: (abs(s - identity), s))
     shape = (len(seeds), len(levels))
-    tables = {m: np.full(shape, np.nan) for m in RAW + DELTA}
-    trials = np.zeros(shape, int)
-    excluded, flagged = [], []
+    data = PluginData(plugin, identity, levels, seeds, {m: np.full(shape, np.nan) for m in RAW + DELTA},
+                      np.zeros(shape, int), np.zeros(shape, int), [], [])
     for i, seed in enumerate(seeds):
         v = vanilla_row(rows, plugin, identity, seed)
-        trials[i, 0] = v is not None
+        ours = [r for r in mine if r["seed"] == seed]
+        data.trials[i, 0] = v is not None
         if not _learned(v, min_acc):
-            if v is not None:
-                excluded.append(TrialNote(identity, seed, v.get("acc_src"), "vanilla did not learn: seed dropped"))
+            _drop_seed(data, v, ours, i, min_acc)
             continue
+        data.usable[i, 0] = 1
         for m in RAW:
-            tables[m][i, 0] = np.nan if v.get(m) is None else v[m]
+            data.tables[m][i, 0] = np.nan if v.get(m) is None else v[m]
         for m, value in deltas(v, v).items():
-            tables[m][i, 0] = np.nan if value is None else value
-        for r in (r for r in mine if r["seed"] == seed):
-            _place(r, v, i, levels.index(r["strength"]), tables, trials, excluded, flagged, min_acc, flag_drop)
-    return PluginData(plugin, identity, levels, seeds, tables, trials, excluded, flagged)
+            data.tables[m][i, 0] = np.nan if value is None else value
+        for r in ours:
+            _place(r, v, i, levels.index(r["strength"]), data, min_acc, flag_drop)
+    return data
 
 
-def _place(r: dict, v: dict, i: int, j: int, tables: dict, trials: np.ndarray, excluded: list, flagged: list,
-           min_acc: float, flag_drop: float) -> None:
-    trials[i, j] += 1
+def _drop_seed(data: PluginData, v: dict | None, ours: list[dict], i: int, min_acc: float) -> None:
+    """A seed without a usable vanilla: every trial of it counted and excluded, none in the tables;
+    a trial that learned is listed for its seed's vanilla, one that did not for itself."""
+    if v is not None:
+        data.excluded.append(TrialNote(data.identity, v["seed"], v.get("acc_src"),
+                                       f"vanilla did not learn ({_why_unusable(v)}): seed dropped"))
+    why = "its seed's vanilla did not learn" if v is not None else "no vanilla trial of its seed"
+    for r in ours:
+        data.trials[i, data.levels.index(r["strength"])] += 1
+        data.excluded.append(TrialNote(r["strength"], r["seed"], r.get("acc_src"),
+                                       why if _learned(r, min_acc) else _why_unusable(r)))
+
+
+def _place(r: dict, v: dict, i: int, j: int, data: PluginData, min_acc: float, flag_drop: float) -> None:
+    data.trials[i, j] += 1
     if not _learned(r, min_acc):
-        why = f"status {r['status']}" if r["status"] != "finished" else "source model at chance"
-        excluded.append(TrialNote(r["strength"], r["seed"], r.get("acc_src"), why))
+        data.excluded.append(TrialNote(r["strength"], r["seed"], r.get("acc_src"), _why_unusable(r)))
         return
+    data.usable[i, j] += 1
     d = deltas(r, v)
     for m in RAW:
-        tables[m][i, j] = np.nan if r.get(m) is None else r[m]
+        data.tables[m][i, j] = np.nan if r.get(m) is None else r[m]
     for m in DELTA:
-        tables[m][i, j] = np.nan if d[m] is None else d[m]
+        data.tables[m][i, j] = np.nan if d[m] is None else d[m]
     if d["d_acc_src"] < -flag_drop:
-        flagged.append(TrialNote(r["strength"], r["seed"], r["acc_src"],
-                                 f"acc_src {-d['d_acc_src']:.0f} points below its vanilla"))
+        data.flagged.append(TrialNote(r["strength"], r["seed"], r["acc_src"],
+                                      f"acc_src {-d['d_acc_src']:.0f} points below its vanilla"))
 
 
 @dataclass
@@ -291,8 +312,7 @@ def _strength_rows(data: PluginData, resamples: int, rng: np.random.Generator) -
     rows = []
     for j, level in enumerate(data.levels):
         metrics = {m: estimate(data.tables[m][:, j], resamples, rng) for m in RAW + DELTA}
-        usable = int((~np.isnan(data.tables["rel_dt"][:, j])).sum())
-        rows.append(StrengthRow(level, int(data.trials[:, j].sum()), usable,
+        rows.append(StrengthRow(level, int(data.trials[:, j].sum()), int(data.usable[:, j].sum()),
                                 sum(1 for s in data.seeds if (level, s) in flagged), metrics))
     return tuple(rows)
 
@@ -335,19 +355,52 @@ def analyse(data: dict[str, PluginData], predictions: dict[str, Prediction], lab
             for p in sorted(data)]
 
 
-def robustness(data: dict[str, PluginData], resamples: int) -> Correlation:
-    """Spearman rho(rob_src, rel_dt) over usable non-vanilla trials, its seed-bootstrap 95% interval
-    (all trials of a drawn seed enter together) and the least-squares line."""
-    from scipy import stats
+def trial_counts(rows: list[dict], data: dict[str, PluginData], min_acc: float) -> TrialCounts:
+    """Every row of the report counted once (``TrialCounts``); a row at its plugin's identity strength
+    (a vanilla) is a reference: excluded only when it did not learn itself."""
+    unusable = orphaned = 0
+    for r in rows:
+        if not _learned(r, min_acc):
+            unusable += 1
+            continue
+        identity = data[r["plugin"]].identity if r["plugin"] in data else r["strength"]
+        if r["strength"] != identity and not _learned(vanilla_row(rows, r["plugin"], identity, r["seed"]), min_acc):
+            orphaned += 1
+    flagged = sum(len(d.flagged) for d in data.values())
+    return TrialCounts(len(rows), unusable + orphaned, unusable, orphaned, flagged)
 
-    per_seed: dict[int, list[tuple[float, float]]] = {}
+
+def robustness_points(data: dict[str, PluginData]) -> dict[int, list[tuple[float, float, bool]]]:
+    """Per seed, (rob_src, rel_dt, flagged) of every usable non-vanilla trial with both."""
+    per_seed: dict[int, list[tuple[float, float, bool]]] = {}
     for d in data.values():
+        flagged = {(n.strength, n.seed) for n in d.flagged}
         rob, rel = d.tables["rob_src"][:, 1:], d.tables["rel_dt"][:, 1:]
         for i, seed in enumerate(d.seeds):
             ok = ~np.isnan(rob[i]) & ~np.isnan(rel[i])
-            per_seed.setdefault(seed, []).extend(zip(rob[i][ok], rel[i][ok], strict=True))
+            per_seed.setdefault(seed, []).extend(
+                (float(x), float(y), (level, seed) in flagged)
+                for x, y, level, k in zip(rob[i], rel[i], d.levels[1:], ok, strict=True) if k)
+    return per_seed
+
+
+def robustness(data: dict[str, PluginData], resamples: int) -> Correlation:
+    """Spearman rho(rob_src, rel_dt) over usable non-vanilla trials, its seed-bootstrap 95% interval
+    (all trials of a drawn seed enter together) and the least-squares line; ``unflagged``: the same
+    without the flagged trials (a source model far below its vanilla moves both quantities)."""
+    per_seed = robustness_points(data)
+    kept = {s: [p for p in pts if not p[2]] for s, pts in per_seed.items()}
+    whole = _correlation(per_seed, resamples)
+    return replace(whole, flagged=sum(p[2] for pts in per_seed.values() for p in pts),
+                   unflagged=_correlation(kept, resamples))
+
+
+def _correlation(per_seed: dict[int, list[tuple[float, float, bool]]], resamples: int) -> Correlation:
+    from scipy import stats
+
+    per_seed = {s: [(x, y) for x, y, _ in pts] for s, pts in per_seed.items()}
     points = np.array([p for pts in per_seed.values() for p in pts]).reshape(-1, 2)
-    if len(points) < 4 or np.ptp(points[:, 0]) == 0:
+    if len(points) < 4 or np.ptp(points[:, 0]) == 0 or np.ptp(points[:, 1]) == 0:
         return Correlation(len(points), None, None, None, None, None)
     rho, p = stats.spearmanr(points[:, 0], points[:, 1])
     fit = stats.linregress(points[:, 0], points[:, 1])

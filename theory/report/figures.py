@@ -76,20 +76,34 @@ def _mean_ci(v: PluginVerdict, metric: str) -> tuple[list, list, list, list]:
     return xs, mean, lo, hi
 
 
+RING = {"s": 60, "facecolors": "none", "edgecolors": "#d97706", "lw": 1.4, "zorder": 5,
+        "label": "flagged: source far below vanilla"}
+
+
+def ring(ax: plt.Axes, points: list[tuple[float, float]]) -> None:
+    """Ring ``points`` (the flagged trials) the same way in every figure; nothing when there are none."""
+    if points:
+        ax.scatter(*zip(*points, strict=True), **RING)
+
+
+def flagged_points(v: PluginVerdict, data: PluginData, metric: str) -> list[tuple[float, float]]:
+    """(strength, value of ``metric``) of each flagged trial of ``v`` that has a value."""
+    flagged = {(n.strength, n.seed) for n in v.flagged}
+    table = data.tables[metric]
+    return [(x, float(table[i, j])) for i, seed in enumerate(data.seeds) for j, x in enumerate(data.levels)
+            if (x, seed) in flagged and not np.isnan(table[i, j])]
+
+
 def plugin_panels(v: PluginVerdict, data: PluginData, colour: str, min_acc: float, path: Path) -> Path:
     """acc_src, acc_tgt, rob_src and rel_dt vs strength: mean with 95% seed-bootstrap band, each
     seed faint, flagged trials ringed, excluded trials as grey crosses at their acc_src."""
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.1))
-    flagged = {(n.strength, n.seed) for n in v.flagged}
     for ax, (metric, label) in zip(axes, PANELS, strict=True):
         table = data.tables[metric]
-        for i, seed in enumerate(data.seeds):
+        for i in range(len(data.seeds)):
             ok = ~np.isnan(table[i])
             ax.plot(np.array(data.levels)[ok], table[i][ok], "-", color=colour, alpha=0.25, lw=0.8)
-            ring = [(x, y) for x, y, k in zip(data.levels, table[i], ok, strict=True) if k and (x, seed) in flagged]
-            if ring:
-                ax.scatter(*zip(*ring, strict=True), s=60, facecolors="none", edgecolors="#d97706", lw=1.4,
-                           zorder=5, label="flagged: source far below vanilla")
+        ring(ax, flagged_points(v, data, metric))
         xs, mean, lo, hi = _mean_ci(v, metric)
         if xs:
             ax.fill_between(xs, lo, hi, color=colour, alpha=0.18, lw=0)
@@ -117,7 +131,8 @@ def plugin_panels(v: PluginVerdict, data: PluginData, colour: str, min_acc: floa
 
 
 def rel_dt_overview(verdicts: list[PluginVerdict], data: dict[str, PluginData], colours: dict, path: Path) -> Path:
-    """One small panel per plugin: rel_dt vs strength (mean, seed band), background by verdict."""
+    """One small panel per plugin: rel_dt vs strength (mean, seed band, each trial a faint dot, flagged
+    trials ringed), background by verdict."""
     cols = min(4, max(1, len(verdicts)))
     rows = -(-len(verdicts) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.1 * cols, 3.1 * rows), squeeze=False)
@@ -127,6 +142,11 @@ def rel_dt_overview(verdicts: list[PluginVerdict], data: dict[str, PluginData], 
         if xs:
             ax.fill_between(xs, lo, hi, color=colours[v.plugin], alpha=0.2, lw=0)
             ax.plot(xs, mean, "o-", color=colours[v.plugin], lw=2, ms=4)
+        table = data[v.plugin].tables["rel_dt"]
+        ok = ~np.isnan(table)
+        ax.scatter(np.broadcast_to(data[v.plugin].levels, table.shape)[ok], table[ok], s=9, alpha=0.35,
+                   color=colours[v.plugin], lw=0)
+        ring(ax, flagged_points(v, data[v.plugin], "rel_dt"))
         ax.axhline(0, color="0.4", lw=0.8, ls="--")
         set_strength_axis(ax, data[v.plugin].levels, v.identity)
         ax.set_xlabel(axis_label(v), fontsize=8)
@@ -142,21 +162,30 @@ def rel_dt_overview(verdicts: list[PluginVerdict], data: dict[str, PluginData], 
 
 def robustness_scatter(verdicts: list[PluginVerdict], data: dict[str, PluginData], corr: Correlation,
                        colours: dict, path: Path) -> Path:
-    """rob_src vs rel_dt of every usable non-vanilla trial, with Spearman rho and the fitted line."""
+    """rob_src vs rel_dt of every usable non-vanilla trial, flagged trials ringed, with Spearman rho and
+    the fitted line over all of them and without the flagged ones."""
     fig, ax = plt.subplots(figsize=(6.6, 4.6))
+    flagged = []
     for v in verdicts:
-        rob, rel = data[v.plugin].tables["rob_src"][:, 1:], data[v.plugin].tables["rel_dt"][:, 1:]
+        marks = {(n.strength, n.seed) for n in v.flagged}
+        d = data[v.plugin]
+        rob, rel = d.tables["rob_src"][:, 1:], d.tables["rel_dt"][:, 1:]
         ok = ~np.isnan(rob) & ~np.isnan(rel)
         if ok.any():
             ax.scatter(rob[ok], rel[ok], s=26, alpha=0.75, color=colours[v.plugin], label=v.plugin,
                        edgecolors="white", linewidths=0.5)
+        flagged += [(rob[i, j], rel[i, j]) for i, seed in enumerate(d.seeds) for j, level in enumerate(d.levels[1:])
+                    if ok[i, j] and (level, seed) in marks]
+    ring(ax, flagged)
     ax.axhline(0, color="0.4", lw=0.8, ls="--")
     if corr.rho is not None:
         xs = np.linspace(*ax.get_xlim(), 50)
-        ci = f", 95% seed CI [{corr.rho_ci[0]:+.2f}, {corr.rho_ci[1]:+.2f}]" if corr.rho_ci else ""
         ax.plot(xs, corr.intercept + corr.slope * xs, color="0.2", lw=1.2,
                 label=f"fit: rel_dt = {corr.intercept:+.1f} {corr.slope:+.2f} rob_src")
-        ax.set_title(f"Spearman rho = {corr.rho:+.2f} (n = {corr.n}{ci})", fontsize=10)
+        u = corr.unflagged
+        if corr.flagged and u is not None and u.rho is not None:
+            ax.plot(xs, u.intercept + u.slope * xs, color="0.2", lw=1.0, ls="--", label="fit without flagged")
+        ax.set_title(_rho_title(corr), fontsize=9)
     else:
         ax.text(0.5, 0.5, "too few trials with rob_src", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel("source robust accuracy rob_src (%)")
@@ -164,6 +193,18 @@ def robustness_scatter(verdicts: list[PluginVerdict], data: dict[str, PluginData
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, ncol=2)
     return _save(fig, path)
+
+
+def _rho_title(corr: Correlation) -> str:
+    """"Spearman rho = +0.41 (n = 20, 95% seed CI [...])", and on a second line the same without the
+    flagged trials when there are any."""
+    ci = f", 95% seed CI [{corr.rho_ci[0]:+.2f}, {corr.rho_ci[1]:+.2f}]" if corr.rho_ci else ""
+    title = f"Spearman rho = {corr.rho:+.2f} (n = {corr.n}{ci})"
+    u = corr.unflagged
+    if not corr.flagged or u is None:
+        return title
+    rest = "too few for rho" if u.rho is None else f"rho = {u.rho:+.2f}"
+    return title + f"\nwithout the {corr.flagged} flagged: {rest} (n = {u.n})"
 
 
 def bound_image(latex: str, path: Path) -> Path | None:

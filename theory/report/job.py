@@ -32,7 +32,7 @@ from theory.matching import identity_strength, min_acc_for, predict, strength_la
 from theory.report import analysis, figures, headroom, sections
 from theory.report import statistics as st
 from theory.report.plan import plan, replication
-from theory.report.verdicts import Replication, Report, Settings
+from theory.report.verdicts import Correlation, Replication, Report, Settings
 
 REQUIRED = ("plugin", "strength", "seed", "acc_src", "acc_tgt")
 FLAG_DROP = 20.0
@@ -60,7 +60,8 @@ def build_report(rows: list[dict], title: str, cfg: ReportConfig, min_acc: float
     effect = cfg.plan_effect or cfg.equivalence_margin
     expected = {p: predictions[p].expected for p in plugins}
     study = plan(analysis.Family.of(data, expected, cfg.alpha, cfg.equivalence_margin), effect)
-    report = Report(title, settings, verdicts, analysis.robustness(data, cfg.resamples), study, provenance)
+    report = Report(title, settings, verdicts, analysis.robustness(data, cfg.resamples), study, provenance,
+                    analysis.trial_counts(rows, data, min_acc))
     return report, data
 
 
@@ -102,14 +103,31 @@ def blocks(report: Report, paths: dict[str, str], rows: list[dict]) -> list[Bloc
     return out + sections.provenance(report)
 
 
+def correlation_text(c: Correlation) -> str:
+    """"Spearman rho(rob_src, rel_dt) = +0.41 (95% ...)" over the usable non-vanilla trials, then the
+    same without the flagged ones; one sentence each."""
+    if c.rho is None:
+        return f"Too few trials with rob_src for a correlation ({c.n} usable non-vanilla trials)."
+    text = (f"Over {c.n} usable non-vanilla trials, Spearman rho(rob_src, rel_dt) = {c.rho:+.2f}"
+            + (f" (95% interval from resampling seeds [{c.rho_ci[0]:+.2f}, {c.rho_ci[1]:+.2f}])" if c.rho_ci else "")
+            + f"; least-squares line rel_dt = {c.intercept:+.1f} {c.slope:+.2f} x rob_src.")
+    u = c.unflagged
+    if u is None or not c.flagged:
+        return text + " No trial is flagged."
+    if u.rho is None:
+        return text + f" Without the {c.flagged} flagged trial(s) too few remain ({u.n}) for a correlation."
+    ci = f" [{u.rho_ci[0]:+.2f}, {u.rho_ci[1]:+.2f}]" if u.rho_ci else ""
+    return text + (f" Without the {c.flagged} flagged trial(s) (source far below its vanilla, ringed): "
+                   f"rho = {u.rho:+.2f}{ci} over {u.n}, line rel_dt = {u.intercept:+.1f} {u.slope:+.2f} x rob_src.")
+
+
 def _robustness_blocks(report: Report, paths: dict[str, str]) -> list[Block]:
     c = report.robustness
-    text = "Too few trials with rob_src for a correlation." if c.rho is None else (
-        f"Over {c.n} usable non-vanilla trials, Spearman rho(rob_src, rel_dt) = {c.rho:+.2f}"
-        + (f" (95% interval from resampling seeds [{c.rho_ci[0]:+.2f}, {c.rho_ci[1]:+.2f}])" if c.rho_ci else "")
-        + f"; least-squares line rel_dt = {c.intercept:+.1f} {c.slope:+.2f} x rob_src. Trials of one seed share "
-          f"their vanilla, so the naive p = {c.p_value:.2g} overstates the evidence; read the seed interval. "
-          "[SAL20] reads robustness as what transfers; [XU22] says it is not a reliable predictor.")
+    text = correlation_text(c)
+    if c.rho is not None:
+        text += (f" Trials of one seed share their vanilla, so the naive p = {c.p_value:.2g} overstates the "
+                 "evidence; read the seed interval. [SAL20] reads robustness as what transfers; [XU22] says it "
+                 "is not a reliable predictor.")
     return [Heading("Robustness vs relative DT"), Figure(paths["robustness"], "rob_src vs rel_dt"), Text(text)]
 
 

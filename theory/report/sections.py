@@ -70,13 +70,11 @@ def unstable_decided(plugins) -> str:
 def summary(report: Report) -> Text:
     s, plugins = report.settings, report.plugins
     counts = {k: sum(v.verdict == k for v in plugins) for k in ("agrees", "disagrees", "inconclusive")}
-    excluded = sum(len(v.excluded) for v in plugins)
     return Text(
         f"{len(plugins)} plugins over seeds {', '.join(map(str, s.seeds))}: **{counts['agrees']} agree, "
         f"{counts['disagrees']} disagree, {counts['inconclusive']} inconclusive** with the theory as formalised "
         f"in this toolkit (T1-T5 of its docs/science.md, a reconstruction of [XU22]).{unstable_decided(plugins)} "
-        f"{excluded} trial(s) excluded because a "
-        f"source model stayed within 10 points of chance (acc_src <= {s.min_acc_src:g}%).\n\n"
+        f"{excluded_text(report)}\n\n"
         f"How to read it: seeds are blocks (every trial's rel_dt is taken against its own seed's vanilla). The "
         f"trend test is Page's L over the ordered strengths with seeds as blocks, two-sided, Holm-corrected over "
         f"the {len(plugins)} plugins at alpha = {s.alpha:g}. The effect is the fitted change of rel_dt from the "
@@ -88,6 +86,17 @@ def summary(report: Report) -> Text:
         f"unstable). \"Why rel_dt moved\" splits the effect into Δ acc_tgt - Δ acc_src; the probe effect "
         f"replaces the source head by a fresh linear probe on the frozen features, so a source head that fails "
         f"on clean images is told apart from features that transfer.")
+
+
+def excluded_text(report: Report) -> str:
+    """"N of M trials excluded: ..." from the report's counts (each trial counted once)."""
+    c, s = report.counts, report.settings
+    if c is None:
+        return ""
+    text = (f"{c.excluded} of {c.trials} trials excluded: {c.unusable} did not finish or their source model "
+            f"stayed within 10 points of chance (acc_src <= {s.min_acc_src:g}%)")
+    text += f", {c.orphaned} more learned but their seed's vanilla did not." if c.orphaned else "."
+    return text + (f" {c.flagged} usable trial(s) flagged (source far below its vanilla)." if c.flagged else "")
 
 
 def reasons(report: Report) -> Text:

@@ -14,8 +14,10 @@ trial is NaN. Every trial of seed s is measured against the vanilla of seed s, s
   are left out of the test (a mixed model with a random seed effect is the alternative; with 2-5
   seeds its variance component is not estimable, so we do not use it);
 - effect: per seed, the least-squares slope of the values on the level index times (levels - 1):
-  the fitted change over the swept range, in points, from every seed with >= 2 cells; its mean
-  over seeds, and an interval from resampling seeds (percentile bootstrap). n seeds give only
+  the fitted change over the swept range, in points, from every seed with cells at the identity and
+  at the strongest level (a missing level in between is interpolated by the fit; a seed without
+  either end gives no effect, since its slope would be stretched over levels it has no trial at);
+  its mean over seeds, and an interval from resampling seeds (percentile bootstrap). n seeds give only
   C(2n-1, n) distinct resamples (3 for 2 seeds, 10 for 3, 126 for 5);
 - equivalence: two one-sided t-tests of the per-seed effects against (-delta, +delta)
   (statsmodels ``ttost_mean``), equivalently the 90% t-interval of the mean effect inside the margin;
@@ -81,13 +83,14 @@ def blocked_trend(table: np.ndarray) -> TrendResult | None:
 
 
 def seed_effects(table: np.ndarray) -> np.ndarray:
-    """Per seed with >= 2 cells: the least-squares slope on the level index times (levels - 1)."""
+    """Per seed with a cell at the first and at the last level (so never extrapolated): the
+    least-squares slope of its cells on the level index times (levels - 1); one value per such seed."""
     k = table.shape[1]
     x = np.arange(k, dtype=float)
     out = []
     for row in table:
         ok = ~np.isnan(row)
-        if ok.sum() >= 2 and len(set(x[ok])) >= 2:
+        if k >= 2 and ok[0] and ok[-1]:
             out.append(np.polyfit(x[ok], row[ok], 1)[0] * (k - 1))
     return np.asarray(out, float)
 

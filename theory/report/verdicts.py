@@ -140,7 +140,8 @@ class PluginVerdict:
 @dataclass(frozen=True)
 class Correlation:
     """Spearman rho of rob_src with rel_dt over usable trials, its seed-bootstrap interval, and the
-    least-squares line rel_dt = intercept + slope * rob_src."""
+    least-squares line rel_dt = intercept + slope * rob_src; ``flagged``: how many of the n trials are
+    flagged, ``unflagged``: the same correlation without them (None on the correlation without them)."""
 
     n: int
     rho: float | None
@@ -148,6 +149,21 @@ class Correlation:
     rho_ci: tuple[float, float] | None
     slope: float | None
     intercept: float | None
+    flagged: int = 0
+    unflagged: Correlation | None = None
+
+
+@dataclass(frozen=True)
+class TrialCounts:
+    """The trials of a report, each counted once: ``excluded`` = ``unusable`` (did not finish, or its
+    source model stayed within 10 points of chance) + ``orphaned`` (learned, but its seed's vanilla
+    did not, or there is none); ``flagged``: usable trials far below their vanilla."""
+
+    trials: int
+    excluded: int
+    unusable: int
+    orphaned: int
+    flagged: int
 
 
 @dataclass(frozen=True)
@@ -169,6 +185,7 @@ class Report:
     robustness: Correlation
     plan: list[PlanRow] = field(default_factory=list)
     provenance: dict = field(default_factory=dict)
+    counts: TrialCounts | None = None
 
 
 @dataclass(frozen=True)
