@@ -65,7 +65,9 @@ class GaussianBlur(Augmentation):
     """
 
     def __init__(self, strength, per_sample=False):
-        super().__init__(strength, per_sample=bool(per_sample))
+        if not isinstance(per_sample, bool):
+            raise ValueError(f"per_sample must be true or false, got {per_sample!r}")
+        super().__init__(strength, per_sample=per_sample)
 
     def sample_params(self, batch, image_shape, generator):
         if self.options.get("per_sample", False):

@@ -72,9 +72,13 @@ DELTA_COLUMNS = {"delta_acc_src": "d_acc_src", "delta_acc_tgt": "d_acc_tgt", "de
 def load_results(directory: str | Path) -> pd.DataFrame:
     """The trials in ``directory/results.sqlite`` (opened read-only) as a DataFrame, one row per trial:
     key, plugin, strength, seed, status, the metrics, ``usable``, ``delta_acc_src``, ``delta_acc_tgt``,
-    ``rel_dt``, ``rel_dt_probe`` (against the vanilla trial of the same seed; NaN where that trial is
-    missing or not finished; see ``rt_core.results.metrics``), error, epoch, and ``trained`` /
+    ``delta_probe_acc_src``, ``rel_dt``, ``rel_dt_probe``, error, epoch, and ``trained`` /
     ``checkpoint`` for source models brought from checkpoints.
+
+    ``usable`` (bool) is the report's rule (``rt_core.results.metrics``): the trial finished with its
+    source accuracy more than 10 points above chance, and so did the vanilla trial of its seed. The
+    delta columns and ``rel_dt`` (against that vanilla) are NaN on every row that is not usable, so
+    ``df.groupby("plugin").rel_dt.mean()`` averages exactly the trials the report keeps.
 
     >>> import tempfile, rt_core
     >>> from rt_core.reporting import Store
@@ -93,22 +97,57 @@ def load_results(directory: str | Path) -> pd.DataFrame:
     finally:
         store.close()
     classes = _num_classes(config)
-    vanilla = {r["seed"]: r["metrics"] for r in rows if r["plugin"] == "vanilla" and r["status"] == "finished"}
+
+    def learned(r: dict) -> bool:
+        return metrics.usable(r["status"], r["metrics"].get("acc_src"), classes)
+
+    vanilla = {r["seed"]: r for r in rows if r["plugin"] == "vanilla"}
     records = []
     for r in rows:
         m = r["metrics"]
         rec = {k: r[k] for k in ("key", "plugin", "strength", "seed", "status")}
         rec.update({k: m.get(k) for k in METRIC_COLUMNS})
-        rec["usable"] = metrics.usable(r["status"], m.get("acc_src"), classes)
         v = vanilla.get(r["seed"])
-        ok = v is not None and r["status"] == "finished"
-        d = metrics.deltas(m, v) if ok else {}
+        rec["usable"] = bool(learned(r) and v is not None and learned(v))
+        d = metrics.deltas(m, v["metrics"]) if rec["usable"] else {}
         for column, key in DELTA_COLUMNS.items():
             rec[column] = float("nan") if d.get(key) is None else d[key]
         rec.update(error=r["error"], epoch=r["epoch"], trained=r["versions"].get("trained", True),
                    checkpoint=r["versions"].get("checkpoint"))
         records.append(rec)
     return pd.DataFrame.from_records(records)
+
+
+def vanilla_warning(directory: str | Path) -> str | None:
+    """One line naming the seeds whose vanilla model finished without learning (source accuracy at
+    most 10 points above chance, the report's rule), or None when every finished vanilla learned.
+    Every trial of such a seed is left out of the report.
+
+    >>> import tempfile, rt_core
+    >>> from rt_core.reporting import Store
+    >>> store = Store(folder := tempfile.mkdtemp())
+    >>> store.set_meta("config", '{"source": {"dataset": "printed_digits"}}')
+    >>> store.start("v", "vanilla", 0.0, 3, {})
+    >>> store.finish("v", "finished", {"acc_src": 11.0, "acc_tgt": 10.0}, {}, {}); store.close()
+    >>> print(vanilla_warning(folder))  # doctest: +NORMALIZE_WHITESPACE
+    warning: the vanilla model of seed 3 did not learn (acc_src 11.0%, usable above 20%): every trial of that
+    seed is left out of the report; train longer or with another recipe ([train]), then rerun
+    """
+    df = load_results(directory)
+    stuck = df[(df["plugin"] == "vanilla") & (df["status"] == "finished") & ~df["usable"]].sort_values("seed")
+    if stuck.empty:
+        return None
+    store = Store(directory, create=False, read_only=True)
+    try:
+        classes = _num_classes(json.loads(store.get_meta("config") or "{}"))
+    finally:
+        store.close()
+    seeds = ", ".join(str(s) for s in stuck["seed"])
+    accs = ", ".join(f"{a:.1f}%" for a in stuck["acc_src"])
+    one = len(stuck) == 1
+    return (f"warning: the vanilla model of seed{'' if one else 's'} {seeds} did not learn (acc_src {accs}, usable "
+            f"above {metrics.min_acc_src(classes):g}%): every trial of {'that seed' if one else 'those seeds'} is "
+            "left out of the report; train longer or with another recipe ([train]), then rerun")
 
 
 def report(directory: str | Path, out: str | Path | None = None) -> Path:

@@ -173,8 +173,11 @@ def make_executor(args: argparse.Namespace):
 def run_command(args: argparse.Namespace) -> int:
     """Run a sweep (resumable: finished trials are skipped on a rerun).
 
-    Exit status: 0 when no trial failed (diverged trials are results), 1 when some failed, 2 on bad input.
+    Exit status: 0 when no trial failed (diverged trials are results), 1 when some failed or a vanilla
+    model did not learn (one warning line: every trial of its seed is left out of the report), 2 on bad
+    input.
     """
+    from rt_core.api import vanilla_warning
     from rt_core.experiment.sweep import run_sweep
 
     cfg = load_run_config(args.config, args.seeds)
@@ -182,11 +185,14 @@ def run_command(args: argparse.Namespace) -> int:
                        pack=args.pack)
     done = ", ".join(f"{v} {k}" for k, v in counts.items() if k != "total")
     print(f"{counts['total']} trials ({done}); results in {args.out}/results.sqlite and results.csv")
+    stuck = vanilla_warning(args.out)
+    if stuck:
+        print(stuck, file=sys.stderr)
     if counts.get("failed"):
         print(f"{counts['failed']} trial(s) failed: their errors are in results.csv and `rt report {args.out}`; "
               "a rerun retries them", file=sys.stderr)
         return 1
-    return 0
+    return 1 if stuck else 0
 
 
 def _demo_args(p: argparse.ArgumentParser) -> None:

@@ -1,6 +1,7 @@
 """The engine's parts, for the benchmarks and for scripts that time or recombine them: configs, domains,
 a fresh source model, the training step and loop, packed training, evaluation, the sweep and its local
-executor, the environment a trial records, and the store. Imports torch. These are the engine's own
+executor, the environment a trial records, the store, and the config's check of a plugin's options
+(``check_plugin``). Imports torch. These are the engine's own
 functions, re-exported so that a script need not know which internal module holds each; they follow
 the engine's behaviour exactly (the numbers a sweep stores come from the same code).
 
@@ -12,6 +13,7 @@ the engine's behaviour exactly (the numbers a sweep stores come from the same co
 
 from __future__ import annotations
 
+from rt_core.experiment.checks import check_plugin
 from rt_core.experiment.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from rt_core.experiment.data.cache import to_float
 from rt_core.experiment.environment import resolve_device, versions
@@ -27,7 +29,7 @@ from rt_core.results.io import atomic_write
 from rt_core.results.store import Store
 
 __all__ = ["DataConfig", "Domain", "ExperimentConfig", "Generators", "LocalExecutor", "ModelConfig", "Store",
-           "TrainConfig", "Trial", "accuracy_and_loss", "atomic_write", "crop_flip", "domains", "expand",
-           "from_dict", "load_config", "load_domain", "lr_factor", "make_optimizer", "new_model", "plugin_objects",
-           "predict_logits", "resolve_device", "run_sweep", "to_float", "train_packed", "train_source",
-           "train_step", "trial_key", "versions"]
+           "TrainConfig", "Trial", "accuracy_and_loss", "atomic_write", "check_plugin", "crop_flip", "domains",
+           "expand", "from_dict", "load_config", "load_domain", "lr_factor", "make_optimizer", "new_model",
+           "plugin_objects", "predict_logits", "resolve_device", "run_sweep", "to_float", "train_packed",
+           "train_source", "train_step", "trial_key", "versions"]

@@ -247,6 +247,14 @@ def _summarise(name: str, strength: float, numbers: list[InstanceNumbers], n: in
     return Classification(name, float(strength), verdict, reason, mean, [asdict(x) for x in numbers], n, options)
 
 
+def check_options(spec: Any, strength: float, options: dict) -> None:
+    """One-line RtError (``NAME.options.KEY: ...``) for an option the augmentation's factory does not
+    declare, or a value of the wrong type or one it refuses at ``strength``: the config's own check."""
+    from rt_core.engine import check_plugin
+
+    check_plugin(spec, [strength], options, spec.name)
+
+
 def classify_augmentation(name_or_instance: str | Augmentation, strength: float | None = None, n: int = 32,
                           samples: int = 5, seed: int = 0, tol: float = 0.05, options: dict | None = None,
                           **extra_options: Any) -> Classification:
@@ -260,6 +268,7 @@ def classify_augmentation(name_or_instance: str | Augmentation, strength: float 
         return _summarise(type(aug).__name__, aug.strength, numbers, n, dict(aug.options))
     spec = get_augmentation(name_or_instance)
     strength = spec.strength.default if strength is None else float(strength)
+    check_options(spec, strength, opts)
     return _classify_cached(name_or_instance, strength, tuple(sorted(opts.items())), n,
                             samples if spec.random else 1, seed, tol)
 

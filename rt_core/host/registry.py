@@ -64,7 +64,8 @@ class AugmentationSpec:
     """An augmentation: ``factory(strength, **options)`` returns an ``Augmentation``.
 
     Flags, each verified by ``rt_core.testing.check_augmentation``: ``linear`` (each sampled
-    instance is a linear map of the image: checked on convex combinations), ``differentiable``
+    instance is a linear map of the image: checked at zero, under scaling and on convex combinations,
+    so an affine op is not linear), ``differentiable``
     (gradcheck), ``random`` (instances depend on the generator; False: checked not to).
 
     >>> from rt_core import Augmentation

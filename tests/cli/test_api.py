@@ -34,11 +34,11 @@ def test_the_notebook_page_runs_as_written(tmp_path, monkeypatch):
 
 def test_rt_export_csv(tmp_path, monkeypatch, capsys):
     from rt_core.cli import main
-    from tests.helpers.tiny import write_tiny
+    from tests.helpers.tiny import TINY_RUN_EXIT, write_tiny
 
     monkeypatch.setenv("RT_CACHE", str(tmp_path / "cache"))
     config = write_tiny(tmp_path / "t.toml")
-    assert main(["run", config, "--out", str(tmp_path / "r"), "--device", "cpu", "--quiet"]) == 0
+    assert main(["run", config, "--out", str(tmp_path / "r"), "--device", "cpu", "--quiet"]) == TINY_RUN_EXIT
     assert main(["export", str(tmp_path / "r"), "--out", str(tmp_path / "t.csv")]) == 0
     table = pd.read_csv(tmp_path / "t.csv")
     assert len(table) == 6 and {"usable", "delta_acc_src", "delta_acc_tgt", "rel_dt"} <= set(table.columns)

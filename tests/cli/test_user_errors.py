@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rt_core.cli import main
-from tests.helpers.tiny import TINY
+from tests.helpers.tiny import TINY, TINY_RUN_EXIT
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -129,7 +129,7 @@ def _tiny_store(tmp_path):
     config.write_text(TINY.replace("seeds = [0, 1]", "seeds = [0]").replace("[1e-3]", "[]")
                       .replace("strengths = [1.0]", "strengths = [0.5]"))
     out = tmp_path / "res"
-    assert main(["run", str(config), "--out", str(out), "--device", "cpu", "--quiet"]) == 0
+    assert main(["run", str(config), "--out", str(out), "--device", "cpu", "--quiet"]) == TINY_RUN_EXIT
     return out
 
 

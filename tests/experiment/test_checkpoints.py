@@ -7,7 +7,7 @@ import torch
 
 import rt_core
 from rt_core.cli import main
-from tests.helpers.tiny import TINY
+from tests.helpers.tiny import TINY, TINY_RUN_EXIT
 
 ONE = TINY.replace("seeds = [0, 1]", "seeds = [0]").split("[[sweep]]\nplugin = \"weight_decay\"")[0] \
     .replace("strengths = [1.0]", "strengths = [0.5]")
@@ -22,7 +22,7 @@ def _kept_run(tmp_path):
     config = tmp_path / "keep.toml"
     config.write_text(ONE + "[source_models]\nkeep = true\n")
     out = tmp_path / "trained"
-    assert main(["run", str(config), "--out", str(out), "--device", "cpu", "--quiet"]) == 0
+    assert main(["run", str(config), "--out", str(out), "--device", "cpu", "--quiet"]) == TINY_RUN_EXIT
     return rt_core.load_results(out), out
 
 

@@ -19,7 +19,7 @@ from rt_core.experiment.pipeline import run_trial
 from rt_core.experiment.sweep import fill_rel_dt, run_sweep
 from rt_core.experiment.trials import Trial
 from rt_core.results.store import METRICS, Store
-from tests.helpers.tiny import write_tiny
+from tests.helpers.tiny import TINY_RUN_EXIT, write_tiny
 
 
 @pytest.fixture(autouse=True)
@@ -203,7 +203,7 @@ def test_sigkill_mid_sweep_then_rerun_completes_each_trial_once(tmp_path):
     interrupted = [r["key"] for r in Store(out).rows() if r["status"] == "running"]
     assert 1 <= len(interrupted) <= 2  # killed in the middle of a trial (one per worker, 2 workers)
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert rerun.returncode == TINY_RUN_EXIT and "warning: the vanilla model" in rerun.stderr, rerun.stderr[-2000:]
     assert f"({killed_at} skipped, {total - killed_at} finished)" in rerun.stdout
     rows = Store(out).rows()
     assert len(rows) == total and len({r["key"] for r in rows}) == total

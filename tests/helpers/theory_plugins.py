@@ -35,6 +35,9 @@ def _box_mask(shape: tuple, top: torch.Tensor, left: torch.Tensor, hh: int, ww: 
 class Erasing(Augmentation):
     """Erase a box of area fraction s (aspect 1) at a uniformly random place inside the image."""
 
+    def __init__(self, strength, value=0.0):
+        super().__init__(strength, value=float(value))
+
     def _size(self, h: int, w: int) -> tuple[int, int]:
         side = math.sqrt(self.strength)
         return max(1, round(side * h)), max(1, round(side * w))
@@ -77,6 +80,9 @@ def dct_matrix(n: int, dtype=torch.float64) -> torch.Tensor:
 
 class JpegLike(Augmentation):
     """Block DCT low-pass (keep u + v <= cut) with optional rounding of kept coefficients."""
+
+    def __init__(self, strength, step=0.0):
+        super().__init__(strength, step=float(step))
 
     def apply(self, x, params):
         b, c, h, w = x.shape

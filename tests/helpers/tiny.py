@@ -31,6 +31,11 @@ strengths = [1e-3]
 """
 
 
+# `rt run` on TINY exits 1: its 8x8 models stay at chance in 2 epochs (acc_src ~10%), so every vanilla
+# is flagged as not learned (one warning line); the trials themselves all finish
+TINY_RUN_EXIT = 1
+
+
 def write_tiny(path, extra: str = "") -> str:
     path.write_text(TINY + extra)
     return str(path)

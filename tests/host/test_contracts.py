@@ -201,3 +201,28 @@ def test_the_checks_catch_a_broken_predictor(rt_plugin):
         check_predictor("wide_fails")
     with pytest.raises(AssertionError, match="an unknown option raises no RtError"):
         check_predictor("anything_goes")
+
+
+def test_the_linearity_check_tells_an_affine_op_from_a_linear_one(rt_plugin):
+    """x -> 0.5 + c (x - 0.5) keeps convex combinations (a(x/2 + z/2) = a(x)/2 + a(z)/2 for any affine
+    map), so only a(0) = 0 and a(x) = 2 a(x/2) show that it is not linear; x -> c x passes all three."""
+    from rt_core import Augmentation, AugmentationSpec, Strength, hookimpl
+
+    class Contrast(Augmentation):
+        def apply(self, x, params):
+            return (0.5 + self.strength * (x - 0.5)).clamp(0, 1)
+
+    class Dim(Augmentation):
+        def apply(self, x, params):
+            return (self.strength * x).clamp(0, 1)
+
+    class Ops:
+        @hookimpl
+        def rt_register_augmentations(self, register):
+            register(AugmentationSpec("contrast", Contrast, Strength("c", 1.0, 0.0, 1.0, default=0.5), random=False))
+            register(AugmentationSpec("dim", Dim, Strength("c", 1.0, 0.0, 1.0, default=0.5), random=False))
+
+    rt_plugin(Ops(), "affine")
+    with pytest.raises(AssertionError, match=r"linear=True, but a\(0\) != 0; max difference 2\.50e-01"):
+        check_augmentation("contrast")
+    assert check_augmentation("dim")["changed"]

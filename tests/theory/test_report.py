@@ -181,12 +181,12 @@ def test_plan_command_prints_the_replication_of_a_committed_demo(capsys):
 
 def test_plan_of_a_vanilla_only_store_is_one_clear_error(tmp_path, monkeypatch, capsys):
     from rt_core.cli import main
-    from tests.helpers.tiny import TINY
+    from tests.helpers.tiny import TINY, TINY_RUN_EXIT
 
     monkeypatch.setenv("RT_CACHE", str(tmp_path / "cache"))
     config = tmp_path / "vanilla.toml"
     config.write_text("sweep = []\n" + TINY.split("[[sweep]]")[0].replace("seeds = [0, 1]", "seeds = [0]"))
-    assert main(["run", str(config), "--out", str(tmp_path / "exp"), "--device", "cpu", "--quiet"]) == 0
+    assert main(["run", str(config), "--out", str(tmp_path / "exp"), "--device", "cpu", "--quiet"]) == TINY_RUN_EXIT
     capsys.readouterr()
     assert main(["plan", str(tmp_path / "exp")]) == 2
     assert "holds no plugin trials (only vanilla ones)" in capsys.readouterr().err
