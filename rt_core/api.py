@@ -23,7 +23,7 @@ from rt_core.experiment.loading import from_dict, load_config
 from rt_core.host.lookup import get_dataset
 from rt_core.host.manager import registries, write_report
 from rt_core.results import metrics
-from rt_core.results.store import Store
+from rt_core.results.store import SCORE_PREFIX, Store
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,6 +88,9 @@ def load_results(directory: str | Path) -> pd.DataFrame:
     ...     store.finish(key, "finished", {"acc_src": acc_src, "acc_tgt": acc_tgt}, {}, {})
     >>> store.close(); rt_core.load_results(folder)[["plugin", "usable", "rel_dt"]].to_dict("records")
     [{'plugin': 'blur', 'usable': True, 'rel_dt': 7.0}, {'plugin': 'vanilla', 'usable': True, 'rel_dt': 0.0}]
+
+    Last come the ``score_<name>`` columns, one per transferability score any trial has
+    (``rt_core.experiment.scoring``; NaN where a trial has none, or its predictor failed).
     """
     import pandas as pd
 
@@ -103,6 +106,7 @@ def load_results(directory: str | Path) -> pd.DataFrame:
 
     vanilla = {r["seed"]: r for r in rows if r["plugin"] == "vanilla"}
     records = []
+    scores = sorted({k for r in rows for k in r["metrics"] if k.startswith(SCORE_PREFIX)})
     for r in rows:
         m = r["metrics"]
         rec = {k: r[k] for k in ("key", "plugin", "strength", "seed", "status")}
@@ -114,6 +118,7 @@ def load_results(directory: str | Path) -> pd.DataFrame:
             rec[column] = float("nan") if d.get(key) is None else d[key]
         rec.update(error=r["error"], epoch=r["epoch"], trained=r["versions"].get("trained", True),
                    checkpoint=r["versions"].get("checkpoint"))
+        rec.update({k: float("nan") if m.get(k) is None else m[k] for k in scores})
         records.append(rec)
     return pd.DataFrame.from_records(records)
 

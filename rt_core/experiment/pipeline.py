@@ -10,9 +10,10 @@ target's cross-validated like acc_tgt: estimates of L*_S(f), L*_T(f)), probe_acc
 accuracy of that fresh source probe: the source side of the symmetric rel_dt_probe),
 tau = loss_tgt - loss_src, plateau_step / plateau_frac (the training step at which the loss left its
 initial plateau, and that step over all steps: ``training.plateau_step``; None when it never did,
-and for brought checkpoints). rel_dt needs the vanilla trial of the same seed and is filled in by the
-sweep. The parts a trial is built from (domains, a fresh model, the plugin objects) come from
-``rt_core.experiment.parts``.
+and for brought checkpoints), score_<name> (each registered transferability predictor on the
+features of all target images, after the target head: :func:`feature_scores`, timed as scores_s).
+rel_dt needs the vanilla trial of the same seed and is filled in by the sweep. The parts a trial is
+built from (domains, a fresh model, the plugin objects) come from ``rt_core.experiment.parts``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rt_core.experiment.checkpoints import checkpoint_for, load_into, save_model
 from rt_core.experiment.config import ExperimentConfig
 from rt_core.experiment.evaluation import accuracy_and_loss, predict_logits, robust_accuracy
 from rt_core.experiment.parts import Domain, new_model, plugin_objects
+from rt_core.experiment.scoring import needs_source_features, trial_scores
 from rt_core.experiment.training import Generators, train_source
 from rt_core.experiment.transfer import (
     cross_validated_logits,
@@ -39,7 +41,8 @@ from rt_core.experiment.trials import Trial
 from rt_core.host.model import SplitModel
 
 
-def _probe_metrics(model: SplitModel, src: Domain, tgt: Domain, cfg: ExperimentConfig) -> tuple[dict, dict]:
+def _probe_metrics(model: SplitModel, src: Domain, tgt: Domain, cfg: ExperimentConfig) -> tuple[dict, dict, dict]:
+    """(metrics, timings, the features: s_tr, s_te, t_tr, t_te) of the linear probes."""
     t0 = time.perf_counter()
     feats = {name: extract_features(model, x) for name, x in
              (("s_tr", src.x_train), ("s_te", src.x_test), ("t_tr", tgt.x_train), ("t_te", tgt.x_test))}
@@ -62,7 +65,7 @@ def _probe_metrics(model: SplitModel, src: Domain, tgt: Domain, cfg: ExperimentC
                 acc, loss = accuracy_and_loss(probe(feats[te]), d.y_test)
         out[f"loss_{dom}"] = loss
         out["acc_tgt" if dom == "tgt" else "probe_acc_src"] = acc
-    return out, {"features_s": t1 - t0, "head_fit_s": time.perf_counter() - t1}
+    return out, {"features_s": t1 - t0, "head_fit_s": time.perf_counter() - t1}, feats
 
 
 def _finetune_metrics(model: SplitModel, tgt: Domain, cfg: ExperimentConfig, gens: Generators) -> tuple[dict, dict]:
@@ -72,18 +75,38 @@ def _finetune_metrics(model: SplitModel, tgt: Domain, cfg: ExperimentConfig, gen
     return {"acc_tgt": acc, "loss_tgt": loss}, {"finetune_s": time.perf_counter() - t0}
 
 
+def feature_scores(model: SplitModel, trial: Trial, src: Domain, tgt: Domain, feats: dict | None = None) -> dict:
+    """The trial's ``score_<name>`` metrics (``rt_core.experiment.scoring``): every registered predictor on
+    f(x) of all target images (train then test, with their labels; also under a few-shot probe) and the
+    head's logits on them; f of the source train images only when a predictor needs them. ``feats``:
+    features already extracted (keys t_tr, t_te, s_tr, as the probe caches them); the missing ones
+    are extracted here (fine-tuning caches none, ``rt scores`` none)."""
+    feats = dict(feats or {})
+    wanted = {"t_tr": tgt.x_train, "t_te": tgt.x_test, **({"s_tr": src.x_train} if needs_source_features() else {})}
+    for name, x in wanted.items():
+        if name not in feats:
+            feats[name] = extract_features(model, x)
+    source = (feats["s_tr"], src.y_train) if "s_tr" in wanted else None
+    return trial_scores(model.head, torch.cat([feats["t_tr"], feats["t_te"]]), torch.cat([tgt.y_train, tgt.y_test]),
+                        tgt.num_classes, source, f"{trial.label} seed {trial.seed}")
+
+
 def evaluate_trial(model: SplitModel, trial: Trial, cfg: ExperimentConfig, src: Domain, tgt: Domain,
                    gens: Generators) -> tuple[dict, dict]:
-    """Metrics and timings of a trained source model: acc_src, the target head, tau, rob_src."""
+    """Metrics and timings of a trained source model: acc_src, the target head, the scores, tau, rob_src."""
     t0 = time.perf_counter()
     metrics, timings = {}, {}
     metrics["acc_src"], _ = accuracy_and_loss(predict_logits(model, src.x_test), src.y_test)
+    feats = None
     if cfg.transfer.mode == "linear_probe":
-        more, t = _probe_metrics(model, src, tgt, cfg)
+        more, t, feats = _probe_metrics(model, src, tgt, cfg)
     else:
         more, t = _finetune_metrics(model, tgt, cfg, gens)
     metrics.update(more)
     timings.update(t)
+    t1 = time.perf_counter()
+    metrics.update(feature_scores(model, trial, src, tgt, feats))
+    timings["scores_s"] = time.perf_counter() - t1
     if "loss_src" in metrics:
         metrics["tau"] = metrics["loss_tgt"] - metrics["loss_src"]
     t2 = time.perf_counter()

@@ -25,6 +25,7 @@ COLUMNS = ("key", "plugin", "strength", "seed", "status", "config", "metrics", "
            "error", "epoch", "started", "finished", "traceback")
 METRICS = ("acc_src", "rob_src", "acc_tgt", "probe_acc_src", "loss_src", "loss_tgt", "tau", "rel_dt", "plateau_step",
            "plateau_frac")
+SCORE_PREFIX = "score_"  # transferability scores: metrics a finished row may still gain (merge_metrics)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS trials (
@@ -172,6 +173,29 @@ class Store:
     def count(self, status: str) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM trials WHERE status = ?", (status,)).fetchone()[0]
 
+    def merge_metrics(self, key: str, values: dict[str, float | None]) -> None:
+        """Merge ``values`` into the metrics of the finished trial ``key`` in one transaction (read,
+        merge, write under one write lock): ``score_`` metrics only, so a finished row's measured
+        metrics are never rewritten; every other column stays as it is. RtError when the row is
+        missing or not finished, or a name is not a score."""
+        self._writable()
+        other = sorted(name for name in values if not name.startswith(SCORE_PREFIX))
+        if other:
+            raise RtError(f"merge_metrics writes {SCORE_PREFIX}<name> metrics only, not {', '.join(other)}; a "
+                          "finished trial's measured metrics are never rewritten")
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = self.conn.execute("SELECT status, metrics FROM trials WHERE key = ?", (key,)).fetchone()
+            if row is None or row[0] != "finished":
+                raise RtError(f"trial {key} is {'not in' if row is None else row[0] + ' in'} {self.path}; scores "
+                              "are merged into finished trials only")
+            metrics = {**json.loads(row[1]), **values}
+            self.conn.execute("UPDATE trials SET metrics = ? WHERE key = ?", (json.dumps(metrics), key))
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
     @staticmethod
     def _decode(values: tuple) -> dict[str, Any]:
         row = dict(zip(COLUMNS, values, strict=True))
@@ -190,11 +214,13 @@ class Store:
         return self._decode(values)
 
     def write_csv(self) -> Path:
-        """Write ``results.csv`` (one line per trial, metrics and timings flattened), atomically."""
+        """Write ``results.csv`` (one line per trial, metrics, then any score_ metrics, then timings
+        flattened), atomically."""
         self._writable()
         rows = self.rows()
         timing_names = sorted({k for r in rows for k in r["timings"]})
-        header = ["key", "plugin", "strength", "seed", "status", *METRICS, *timing_names, "epoch", "error"]
+        scores = sorted({k for r in rows for k in r["metrics"] if k.startswith(SCORE_PREFIX)})
+        header = ["key", "plugin", "strength", "seed", "status", *METRICS, *scores, *timing_names, "epoch", "error"]
         path = self.directory / "results.csv"
 
         def write(fh) -> None:
@@ -202,7 +228,7 @@ class Store:
             writer.writerow(header)
             for r in rows:
                 writer.writerow([r["key"], r["plugin"], r["strength"], r["seed"], r["status"],
-                                 *[r["metrics"].get(m) for m in METRICS],
+                                 *[r["metrics"].get(m) for m in (*METRICS, *scores)],
                                  *[r["timings"].get(t) for t in timing_names], r["epoch"], r["error"]])
         return atomic_write(path, write, newline="")
 

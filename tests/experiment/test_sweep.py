@@ -35,7 +35,8 @@ def test_sweep_fills_every_trial_and_metric_and_resumes(tmp_path):
     assert len(rows) == 6 and all(r["status"] == "finished" for r in rows)
     for r in rows:
         assert set(METRICS) <= set(r["metrics"]) and all(v == v for v in r["metrics"].values())
-        assert {"source_train_s", "features_s", "head_fit_s", "robust_eval_s", "total_s"} == set(r["timings"])
+        assert set(r["timings"]) == {"source_train_s", "features_s", "head_fit_s", "scores_s", "robust_eval_s",
+                                     "total_s"}
         assert r["versions"]["torch"] == torch.__version__ and r["config"]["trial"]["seed"] == r["seed"]
         assert 0 <= r["metrics"]["rob_src"] <= 100 and r["started"] <= r["finished"]
     assert all(r["metrics"]["rel_dt"] == 0.0 for r in rows if r["plugin"] == "vanilla")
