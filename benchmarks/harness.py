@@ -93,12 +93,26 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def library_versions() -> dict[str, Any]:
+    """torchvision and numpy (as installed: importing torchvision can fail where torch's version does not
+    match it), and torch's CUDA and cuDNN versions (None on a CPU build)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    return {"torchvision": installed("torchvision"), "numpy": installed("numpy"), "cuda": torch.version.cuda,
+            "cudnn": cudnn}
+
+
 def hardware() -> dict[str, Any]:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {"cpu": _cpu_model(), "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "gpu": gpu, "platform": platform.platform()}
-
-
 
 
 def write_results(out: str | Path, name: str, measures: list[Measure], seeds: list[int],
@@ -107,7 +121,8 @@ def write_results(out: str | Path, name: str, measures: list[Measure], seeds: li
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     blob = {"name": name, "date": time.strftime("%Y-%m-%d %H:%M:%S"), "hardware": hardware(),
-            "versions": versions(torch.device("cpu")), "seeds": seeds, "measures": [asdict(m) for m in measures],
+            "versions": {**versions(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
+                         **library_versions()}, "seeds": seeds, "measures": [asdict(m) for m in measures],
             "details": details or {}}
     return atomic_write(out / f"{name}.json", json.dumps(blob, indent=2, sort_keys=False) + "\n")
 

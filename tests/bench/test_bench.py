@@ -64,3 +64,24 @@ def test_sgd_through_frozen_trains_only_the_head_and_times_each_epoch():
 def test_unknown_benchmark_is_one_clear_error(capsys):
     assert main(["bench", "nope"]) == 2
     assert "unknown benchmark(s) nope; known: head_fit" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["gpu", "--tiny"], "--tiny writes checks, not figures: give --out a folder other than benchmarks/results"),
+    (["--tiny", "--out", "OUT"], "--tiny: name the benchmarks to check, among gpu, packed"),
+    (["gpu", "pgd", "--tiny", "--out", "OUT"], "--tiny: name the benchmarks to check, among gpu, packed")])
+def test_tiny_checks_name_their_benchmarks_and_never_write_into_the_results(argv, message, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["bench", *[str(out) if a == "OUT" else a for a in argv]]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_the_packed_benchmark_trains_a_model_both_packings_take():
+    from benchmarks.common import quickstart
+    from benchmarks.packed import packable
+    from rt_core.experiment.packing.plan import packing_method
+
+    cfg = packable(quickstart())
+    assert packing_method(cfg, 10) == "grouped" and not cfg.train.nesterov
+    assert cfg.model.options["hidden"] == quickstart().model.options["hidden"]
