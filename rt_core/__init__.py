@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 
 _WHERE = {  # public name -> module that defines it
     "rt_core.errors": ("PluginError", "RtError"),
+    "rt_core.experiment.config": ("Check",),
     "rt_core.experiment.attacks": ("pgd", "project"),
     "rt_core.experiment.evaluation": ("robust_accuracy",),
     "rt_core.experiment.models": ("Normalize", "PerImageStandardize", "count_parameters"),

@@ -17,7 +17,7 @@ import time
 from rt_core import __version__, examples
 from rt_core.api import export
 from rt_core.errors import RtError
-from rt_core.experiment.config import ExperimentConfig
+from rt_core.experiment.config import AT_LEAST_ONE, NON_NEGATIVE, OUT, POSITIVE, Check, ExperimentConfig
 from rt_core.experiment.interrupts import SweepInterrupted
 from rt_core.experiment.loading import load_config
 from rt_core.host.commands import commands
@@ -105,27 +105,31 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="TOML experiment config, e.g. examples/quickstart.toml")
-    p.add_argument("--out", required=True, help="experiment directory (results.sqlite, results.csv)")
+    p.add_argument("--out", required=True, type=OUT.arg("--out", str),
+                   help="experiment directory (results.sqlite, results.csv)")
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     p.add_argument("--force", action="store_true", help="write into a store made for a different config")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-trial lines")
     _seeds_arg(p)
-    p.add_argument("--pack", type=int, default=1, metavar="K",
+    p.add_argument("--pack", type=Check(low=1, integer=True, says="must be at least 1 (1 trains every trial alone)")
+                   .arg("--pack", int), default=1, metavar="K",
                    help="train up to K packable trials together (vanilla, augmentations, weight decay; models "
                         "without batch norm): worth it on a GPU, e.g. --pack 16; default 1 (each alone)")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="local: trials in parallel worker processes on this machine (default); ray: one Ray "
                         "task per trial")
-    p.add_argument("--workers", type=int, metavar="N",
+    p.add_argument("--workers", type=AT_LEAST_ONE.arg("--workers", int), metavar="N",
                    help="local worker processes (default: on CPU one per core, on CUDA 1); 1 runs the trials "
                         "in this process")
-    p.add_argument("--threads", type=int, metavar="T",
+    p.add_argument("--threads", type=AT_LEAST_ONE.arg("--threads", int), metavar="T",
                    help="torch threads per worker (default on CPU: cores // workers, so 1 with the default "
                         "workers); --workers 1 --threads 2 is the old one-trial-at-a-time run on 2 threads")
     p.add_argument("--address", help="Ray cluster address (default: start a local instance for the run)")
-    p.add_argument("--cpus-per-trial", type=float, default=1.0, help="Ray CPUs per trial (default 1)")
-    p.add_argument("--gpus-per-trial", type=float, default=0.0, help="Ray GPUs per trial, fractions allowed")
-    p.add_argument("--max-retries", type=int, default=2,
+    p.add_argument("--cpus-per-trial", type=POSITIVE.arg("--cpus-per-trial"), default=1.0,
+                   help="Ray CPUs per trial (default 1)")
+    p.add_argument("--gpus-per-trial", type=NON_NEGATIVE.arg("--gpus-per-trial"), default=0.0,
+                   help="Ray GPUs per trial, fractions allowed")
+    p.add_argument("--max-retries", type=Check(low=0, integer=True).arg("--max-retries", int), default=2,
                    help="reruns of a trial whose worker process (local or Ray) died (default 2)")
 
 
@@ -196,7 +200,8 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _demo_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="runs/demo", help="experiment directory (default runs/demo)")
+    p.add_argument("--out", default="runs/demo", type=OUT.arg("--out", str),
+                   help="experiment directory (default runs/demo)")
     p.add_argument("--config", default=None, help="a TOML file or the name of a shipped example "
                    "(default: quickstart, shipped with rt)")
     p.add_argument("--device", default="auto")
@@ -220,7 +225,8 @@ def demo_command(args: argparse.Namespace) -> int:
 def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("directory", help="experiment directory holding results.sqlite (read only)")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="csv (default) or parquet")
-    p.add_argument("--out", help="file to write (default: DIR/results_table.csv or .parquet)")
+    p.add_argument("--out", type=OUT.arg("--out", str),
+                   help="file to write (default: DIR/results_table.csv or .parquet)")
 
 
 def export_command(args: argparse.Namespace) -> int:

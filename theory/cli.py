@@ -11,7 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rt_core import RtError, get_regularizer, hookimpl
+from rt_core import Check, RtError, get_regularizer, hookimpl
+
+POSITIVE = Check(low=0, low_open=True)
+OUT = Check(text=True, nonempty=True, says="is empty; give a folder, e.g. --out runs/report")
 
 
 def _option(text: str) -> tuple[str, object]:
@@ -29,9 +32,12 @@ def _args(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="theory_command", required=True)
     c = sub.add_parser("classify", help="is an augmentation a regularizer? (T4)")
     c.add_argument("name")
-    c.add_argument("--strength", type=float, default=None, help="default: the augmentation's typical value")
-    c.add_argument("--samples", type=int, default=5, help="sampled instances for random augmentations")
-    c.add_argument("--grid", type=int, default=32, help="image grid n (n x n, one channel)")
+    c.add_argument("--strength", type=Check().arg("--strength"), default=None,
+                   help="default: the augmentation's typical value")
+    c.add_argument("--samples", type=Check(low=1, integer=True).arg("--samples", int), default=5,
+                   help="sampled instances for random augmentations")
+    c.add_argument("--grid", type=Check(low=4, integer=True).arg("--grid", int), default=32,
+                   help="image grid n (n x n, one channel; at least 4)")
     c.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
                    help="augmentation option passed to its factory (repeatable), e.g. --option per_sample=true")
     c.add_argument("--json", action="store_true")
@@ -120,10 +126,11 @@ def theory_command(args: argparse.Namespace) -> int:
 def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("directory", nargs="?", help="experiment directory holding results.sqlite")
     p.add_argument("--import", dest="csv", help="published results CSV: plugin,strength,seed,acc_src,acc_tgt[,rob_src]")
-    p.add_argument("--out", help="where to write the report (default: the experiment directory)")
-    p.add_argument("--margin", type=float, default=None,
+    p.add_argument("--out", type=OUT.arg("--out", str),
+                   help="where to write the report (default: the experiment directory)")
+    p.add_argument("--margin", type=POSITIVE.arg("--margin"), default=None,
                    help="equivalence margin in points of rel_dt (default: the config's [report] equivalence_margin)")
-    p.add_argument("--classes", type=int, default=None,
+    p.add_argument("--classes", type=Check(low=2, integer=True).arg("--classes", int), default=None,
                    help="with --import: class count of the source task, to exclude trials within 10 points of chance")
 
 
@@ -178,10 +185,10 @@ def headroom_command(args: argparse.Namespace) -> int:
 
 def _plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("directory", help="experiment directory holding results.sqlite")
-    p.add_argument("--effect", type=float, default=None,
+    p.add_argument("--effect", type=POSITIVE.arg("--effect"), default=None,
                    help="rel_dt effect over the swept range to detect, in points (default: the config's "
                         "[report] plan_effect, else its equivalence margin, 2 points)")
-    p.add_argument("--power", type=float, default=0.8)
+    p.add_argument("--power", type=Check(low=0, high=1, low_open=True, high_open=True).arg("--power"), default=0.8)
     p.add_argument("--runs", type=int, default=3,
                    help="replication: how many independent studies must reach the same verdict (default 3)")
     p.add_argument("--seeds", type=int, default=None,

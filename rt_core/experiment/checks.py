@@ -10,11 +10,12 @@ Every failure is an RtError: one line naming the config key and the fix.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Annotated, Any, get_args, get_origin
 
 from rt_core.errors import RtError
-from rt_core.experiment.config import DataConfig, ModelConfig
+from rt_core.experiment.config import Check, DataConfig, ModelConfig
 from rt_core.host.augmentation import Augmentation
 from rt_core.host.lookup import get_dataset, get_model
 from rt_core.host.regularizer import Regularizer
@@ -40,14 +41,60 @@ def accepted_options(fn: Callable, skip: Iterable[str]) -> set[str] | None:
 
 
 def check_options(fn: Callable, options: dict, where: str, what: str, skip: Iterable[str]) -> None:
-    """RtError ``where.KEY: unknown option of WHAT; its options: ...`` for an option ``fn`` does not take."""
+    """RtError ``where.KEY: unknown option of WHAT; its options: ...`` for an option ``fn`` does not take,
+    then each value against its parameter's declared type and Check (:func:`check_option_value`)."""
     known = accepted_options(fn, skip)
-    if known is None:
-        return
-    unknown = sorted(set(options) - known)
-    if unknown:
-        listed = ", ".join(sorted(known)) or "(none)"
-        raise RtError(f"{where}.{unknown[0]}: unknown option of {what}; its options: {listed}")
+    if known is not None:
+        unknown = sorted(set(options) - known)
+        if unknown:
+            listed = ", ".join(sorted(known)) or "(none)"
+            raise RtError(f"{where}.{unknown[0]}: unknown option of {what}; its options: {listed}")
+    params = _parameters(fn)
+    for key, value in options.items():
+        check_option_value(params.get(key), value, f"{where}.{key}")
+
+
+def _parameters(fn: Callable) -> dict[str, inspect.Parameter]:
+    """``fn``'s parameters, string annotations evaluated where they can be (``Annotated`` kept)."""
+    target = fn.target() if callable(getattr(fn, "target", None)) else fn
+    for evaluate in (True, False):
+        try:
+            return dict(inspect.signature(target, eval_str=evaluate).parameters)
+        except (TypeError, ValueError, NameError, AttributeError, SyntaxError):
+            continue
+    return {}
+
+
+SCALARS = (bool, int, float, str)
+
+
+def declared_type(param: inspect.Parameter | None) -> tuple[type | None, Check | None]:
+    """(type, Check) an option's parameter declares: ``Annotated[T, Check(...)]``, a plain scalar
+    annotation, else the type of its default (None when nothing says)."""
+    if param is None:
+        return None, None
+    hint = param.annotation
+    if get_origin(hint) is Annotated:
+        base, *extras = get_args(hint)
+        return (base if base in SCALARS else None), next((e for e in extras if isinstance(e, Check)), None)
+    if hint in SCALARS:
+        return hint, None
+    return (type(param.default) if type(param.default) in SCALARS else None), None
+
+
+def check_option_value(param: inspect.Parameter | None, value: Any, where: str) -> None:
+    """``value`` against ``param``'s declared type and Check; any non-finite number is refused."""
+    kind, check = declared_type(param)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RtError(f"{where}: must be a finite number, got {value!r}")
+    if kind is bool and not isinstance(value, bool):
+        raise RtError(f"{where}: expected true or false, got {value!r}")
+    if kind is str and not isinstance(value, str):
+        raise RtError(f"{where}: expected a string, got {value!r}")
+    if kind in (int, float):
+        Check(integer=kind is int)(value, where)
+    if check is not None:
+        check(value, where)
 
 
 def check_plugin(spec: Any, strengths: list[float], options: dict, where: str) -> None:

@@ -8,10 +8,12 @@ Registered (by ``rt_core.experiment.builtin``) through ``rt_register_models`` li
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import torch
 from torch import nn
 
+from rt_core.experiment.config import AT_LEAST_ONE, POSITIVE, Check
 from rt_core.host.model import SplitModel
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -105,8 +107,10 @@ def _dense_block(fan_in: int, fan_out: int, dense_norm: str) -> list[nn.Module]:
     return [nn.Linear(fan_in, fan_out), *norm, nn.ReLU()]
 
 
-def cifar_cnn(num_classes: int = 10, width: float = 1.0, hidden: int = 256,
-              image_size: int = 32, in_channels: int = 3, init: str = "kaiming",
+def cifar_cnn(num_classes: int = 10, width: Annotated[float, POSITIVE] = 1.0,
+              hidden: Annotated[int, AT_LEAST_ONE] = 256,
+              image_size: Annotated[int, Check(low=4, integer=True)] = 32,
+              in_channels: Annotated[int, AT_LEAST_ONE] = 3, init: str = "kaiming",
               norm: str = "none", input_norm: str = "dataset", dense_norm: str = "none") -> SplitModel:
     """The [XU22] CIFAR_CNN; ``width`` scales the conv channels (32, 64) for small quick runs;
     ``init`` is "kaiming" (He, default) or "torch" (PyTorch's default, as the released code);
@@ -155,7 +159,8 @@ class BasicBlock(nn.Module):
         return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
 
 
-def resnet18(num_classes: int = 10, width: float = 1.0, in_channels: int = 3) -> SplitModel:
+def resnet18(num_classes: int = 10, width: Annotated[float, POSITIVE] = 1.0,
+             in_channels: Annotated[int, AT_LEAST_ONE] = 3) -> SplitModel:
     """CIFAR ResNet-18: 3x3 stem, no max-pool, stages of 2 blocks, global average pooling."""
     widths = [max(1, round(w * width)) for w in (64, 128, 256, 512)]
     layers: list[nn.Module] = [Normalize(), nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False),

@@ -23,7 +23,11 @@ from rt_core.experiment.parts import Domain, new_model
 
 
 def check_out_dir(out: str | Path) -> None:
-    """``--out`` must be a directory, or a path whose nearest existing parent we may write into."""
+    """``--out`` must be a directory, or a path whose nearest existing parent we may write into; an empty
+    path (which would write into the current folder) is refused."""
+    if not str(out).strip():
+        raise RtError("--out is empty; give a directory, e.g. --out runs/mine (an empty path would write into the "
+                      "current folder)")
     path = Path(out)
     if path.exists() and not path.is_dir():
         raise RtError(f"--out {out} is a file, not a directory; give a directory (it is created if missing)")

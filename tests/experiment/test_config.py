@@ -139,3 +139,30 @@ def test_a_new_option_at_its_default_keeps_every_key_and_any_other_value_changes
     assert trial_key(bumped, t) != trial_key(base, t)
     spelled = from_dict({**GOOD, "train": {**GOOD.get("train", {}), "nesterov": False}})
     assert trial_key(spelled, t) == trial_key(base, t)  # writing out a default is the same trial
+
+
+def test_every_number_and_list_of_the_config_declares_its_check():
+    """The one declarative place: each numeric or list field states its range beside its default."""
+    import dataclasses
+    import typing
+
+    from rt_core.experiment import config
+
+    for cls in (*{*config.SECTIONS.values()}, config.ExperimentConfig, config.SweepConfig):
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if hints[f.name] in (int, float, list) and "each" not in f.metadata:
+                assert isinstance(f.metadata.get("check"), config.Check), f"{cls.__name__}.{f.name}"
+
+
+def test_a_new_field_without_a_check_cannot_slip_past_the_validator():
+    from dataclasses import dataclass
+
+    from rt_core.experiment.config import check_fields
+
+    @dataclass(frozen=True)
+    class NewSection:
+        speed: float = 1.0
+
+    with pytest.raises(TypeError, match="NewSection.speed declares no Check"):
+        check_fields(NewSection(), "new")

@@ -10,11 +10,14 @@ as scanned.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from rt_core.errors import RtError
+from rt_core.experiment.config import AT_LEAST_ONE, FRACTION, SEED
 from rt_core.experiment.data.cache import cached
 
 
@@ -44,8 +47,8 @@ def _make(split: str, size: int, seed: int, val_fraction: float,
     return images, torch.from_numpy(digits.target[idx]).long()
 
 
-def load(split: str, root=None, size: int = 32, seed: int = 0, val_fraction: float = 0.2,
-         test_fraction: float = 0.2):
+def load(split: str, root=None, size: Annotated[int, AT_LEAST_ONE] = 32, seed: Annotated[int, SEED] = 0,
+         val_fraction: Annotated[float, FRACTION] = 0.2, test_fraction: Annotated[float, FRACTION] = 0.2):
     """Split ``split`` of the handwritten-digit domain; the fractions are of each class's images."""
     if not (0 <= val_fraction and 0 < test_fraction and val_fraction + test_fraction < 1):
         raise RtError(f"handwritten_digits: val_fraction {val_fraction} and test_fraction {test_fraction} "

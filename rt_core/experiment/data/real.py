@@ -9,12 +9,14 @@ A dataset missing from the root is one RtError saying what to download and where
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from rt_core.errors import RtError
+from rt_core.experiment.config import AT_LEAST_ONE, SEED
 from rt_core.experiment.tv import import_torchvision
 
 HINTS = {
@@ -63,7 +65,8 @@ def _torchvision_raw(name: str, root: str, train: bool):
     return torch.from_numpy(ds.data), torch.from_numpy(np.asarray(ds.labels)).long()
 
 
-def load_torchvision(name: str, split: str, root=None, seed: int = 0, size: int = 32):
+def load_torchvision(name: str, split: str, root=None, seed: Annotated[int, SEED] = 0,
+                     size: Annotated[int, AT_LEAST_ONE] = 32):
     """uint8 images (N, 3, size, size) and int64 labels of ``split`` from torchvision's reader."""
     if not root or not Path(root).is_dir():
         raise _missing(name, root)
@@ -74,7 +77,7 @@ def load_torchvision(name: str, split: str, root=None, seed: int = 0, size: int 
     return _carve(_resize(images, size), labels, split, seed)
 
 
-def load_image_folder(split: str, root=None, seed: int = 0, size: int = 32):
+def load_image_folder(split: str, root=None, seed: Annotated[int, SEED] = 0, size: Annotated[int, AT_LEAST_ONE] = 32):
     """``root/train/<class>/*`` (train and val) and ``root/test/<class>/*`` as tensors."""
     folder = Path(root or "") / ("test" if split == "test" else "train")
     if not root or not folder.is_dir():

@@ -7,10 +7,13 @@ numbers), and pixel noise. Rendered at 2x then downsampled (antialiased). Determ
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from rt_core.experiment.config import AT_LEAST_ONE, FRACTION, SEED, Check
 from rt_core.experiment.data.cache import cached
 
 SPLIT_OFFSET = {"train": 0, "val": 1, "test": 2}
@@ -60,8 +63,10 @@ def generate(n: int, size: int, seed: int, distractors: float = 0.7) -> tuple[to
     return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels).long()
 
 
-def load(split: str, root=None, n_train: int = 5000, n_val: int = 1000, n_test: int = 2000,
-         size: int = 32, seed: int = 0, distractors: float = 0.7):
+def load(split: str, root=None, n_train: Annotated[int, AT_LEAST_ONE] = 5000,
+         n_val: Annotated[int, Check(low=0, integer=True)] = 1000, n_test: Annotated[int, AT_LEAST_ONE] = 2000,
+         size: Annotated[int, AT_LEAST_ONE] = 32, seed: Annotated[int, SEED] = 0,
+         distractors: Annotated[float, FRACTION] = 0.7):
     """Split ``split`` of the printed-digit domain, generated once and cached on disk."""
     n = {"train": n_train, "val": n_val, "test": n_test}[split]
     split_seed = 1000 * seed + SPLIT_OFFSET[split]
