@@ -3,7 +3,10 @@ write each outcome to the store (the single writer) as soon as it arrives.
 
 A killed sweep loses nothing finished: rerunning the same command skips every finished trial
 and re-runs the unfinished ones from scratch. Ctrl-C (SIGINT) stops the executor's workers, deletes
-the rows of the trials it cut short (none is left ``running``) and raises ``SweepInterrupted``.
+the rows of the trials it cut short (none is left ``running``; only rows this sweep started are
+touched) and raises ``SweepInterrupted``. One sweep writes a store at a time: it holds the store's
+writer lock (``rt_core.results.lock``) from its first write to its last, and a second sweep on the
+same folder is refused in one line before it loads anything.
 Each finished trial's rel_dt against the vanilla trial of its seed is filled in
 (``rt_core.results.metrics.rel_dt``).
 """
@@ -22,7 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from rt_core.errors import RtError
-from rt_core.experiment.config import ExperimentConfig
+from rt_core.experiment.config import ExperimentConfig, validate
 from rt_core.experiment.environment import resolve_device
 from rt_core.experiment.interrupts import SigintGuard, SweepInterrupted
 from rt_core.experiment.packing.plan import make_packs
@@ -41,8 +44,9 @@ from rt_core.experiment.trials import (
 )
 from rt_core.host.manager import in_process_plugins, notify_trial_finished
 from rt_core.results.io import content_key
+from rt_core.results.lock import WriterLock, check_free
 from rt_core.results.metrics import rel_dt
-from rt_core.results.store import Store, read_statuses
+from rt_core.results.store import Store, check_own_files, read_statuses
 
 
 def experiment_key(cfg: ExperimentConfig) -> str:
@@ -59,7 +63,10 @@ def _check_experiment(path: str, found: str | None, cfg: ExperimentConfig, force
 
 def peek_store(out: str, cfg: ExperimentConfig, force: bool = False) -> dict[str, str]:
     """Statuses by trial key of the store in ``out`` (empty when there is none), read-only: a store
-    of another config (unless ``force``) or a file that is not an rt store is refused untouched."""
+    being written by another process, a store of another config (unless ``force``), a file that is not
+    an rt store or a results.csv the store did not write is refused untouched."""
+    check_free(out)
+    check_own_files(out)
     meta, statuses = read_statuses(out)
     _check_experiment(f"{out}/results.sqlite", meta.get("experiment_key"), cfg, force)
     return statuses
@@ -119,6 +126,7 @@ def run_sweep(cfg: ExperimentConfig, out: str, executor: Any, device: str = "aut
     Everything that can be wrong with the input (device, store, data) is checked before the
     first write, so bad input leaves ``out`` as it was. Ctrl-C raises ``SweepInterrupted``.
     """
+    validate(cfg)
     worker_device = executor.worker_device(device)
     check_out_dir(out)
     statuses = peek_store(out, cfg, force)
@@ -137,24 +145,37 @@ def run_sweep(cfg: ExperimentConfig, out: str, executor: Any, device: str = "aut
         check_model_fits(cfg, src, tgt, src.x_train.device)
         check_probe_folds(cfg, tgt)
         todo = make_packs(cfg, todo, pack, src.num_classes)
-    store = _open_for_writing(out, cfg)
-    try:
-        if todo:
-            _run(store, runner, executor, todo, counts, quiet)
-        store.write_csv()
-    finally:
-        store.close()
+    with _writer_lock(out):
+        store = _open_for_writing(out, cfg)
+        try:
+            if todo:
+                _run(store, runner, executor, todo, counts, quiet)
+            store.write_csv()
+        finally:
+            store.close()
     return counts
+
+
+def _writer_lock(out: str) -> WriterLock:
+    """The store's writer lock, taken (the folder created first); one RtError line when it cannot be."""
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        return WriterLock(out).acquire()
+    except OSError as err:
+        raise RtError(f"--out {out}: cannot write there ({err.strerror or err}); give a directory you can "
+                      "write to") from err
 
 
 def _run(store: Store, runner: TrialRunner, executor: Any, packs: list, counts: dict, quiet: bool) -> None:
     cfg = runner.cfg
     bar = tqdm(total=sum(map(len, packs)), desc=f"{cfg.name}: trials", unit="trial", disable=quiet)
     started = time.perf_counter()
+    mine: list[str] = []  # the keys this sweep started: an interrupt forgets only these
     with SigintGuard() as guard:
         def on_start(t: Trial, k: str) -> None:
             with guard.critical():
                 store.start(k, t.plugin, t.strength, t.seed, trial_config(cfg, t))
+                mine.append(k)
 
         outcomes = executor.map(runner, packs, on_start)
         try:
@@ -170,9 +191,11 @@ def _run(store: Store, runner: TrialRunner, executor: Any, packs: list, counts: 
             guard.ignore()
             outcomes.close()  # the executor stops its workers
             bar.close()
-            store.forget_running()
+            store.forget_running(mine)
             fill_rel_dt(store)
             store.write_csv()
             raise SweepInterrupted(store.count("finished")) from None
+        finally:
+            outcomes.close()  # the workers stop however the loop ends (a failed write included)
     bar.close()
     store.set_meta("last_run_s", f"{time.perf_counter() - started:.1f}")

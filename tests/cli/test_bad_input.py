@@ -58,6 +58,64 @@ def _text_file_store(out):
     (out / "results.sqlite").write_text("name,acc\nblur,50\n" * 200)
 
 
+def _users_results_csv(out):
+    out.mkdir()
+    (out / "results.csv").write_text("name,accuracy\nmine,99.5\n")
+
+
+def _users_csv_beside_a_store(out):
+    Store(out).close()
+    (out / "results.csv").write_text("name,accuracy\nmine,99.5\n")
+
+
+def _wal_without_its_store(out):
+    out.mkdir()
+    (out / "results.sqlite-wal").write_bytes(b"not ours" * 10)
+
+
+def _train(line):
+    return TINY.replace("[train]", f"[train]\n{line}")
+
+
+BLUR_AGAIN = '[[sweep]]\nplugin = "blur"\nstrengths = [1.0]\noptions = { per_sample = true }\n'
+
+# Values that parse but make no sense: each refused by the one declarative check (rt_core.experiment.config.Check
+# on every config field, the factory's declared or default type on every option, Check.arg on every flag).
+VALUES = {
+    "lr nan": (_train("lr = nan").replace("lr = 0.01\n", ""), [], r"train\.lr: must be a finite number > 0, got nan"),
+    "lr inf": (_train("lr = inf").replace("lr = 0.01\n", ""), [], r"train\.lr: must be a finite number > 0, got inf"),
+    "gamma nan": (_train("gamma = nan"), [], r"train\.gamma: must be a finite number > 0, got nan"),
+    "attack.eps nan": (TINY.replace("[attack]", "[attack]\neps = nan"), [],
+                       r"attack\.eps: must be a finite number >= 0"),
+    "attack.alpha -1": (TINY.replace("[attack]", "[attack]\nalpha = -1.0"), [], r"attack\.alpha: must be >= 0, got -1"),
+    "momentum -1": (_train("momentum = -1.0"), [], r"train\.momentum: must be in \[0, 1\), got -1"),
+    "probe_iters 0": (TINY.replace("probe_iters = 30", "probe_iters = 0"), [],
+                      r"transfer\.probe_iters: must be an integer >= 1, got 0"),
+    "hidden 0": (TINY.replace("hidden = 8", "hidden = 0"), [],
+                 r"model\.options\.hidden: must be an integer >= 1, got 0"),
+    "milestones a": (_train('milestones = ["a"]'), [], r"train\.milestones: expected a list of integers >= 1; item 0"),
+    "equivalence_margin nan": (TINY + "[report]\nequivalence_margin = nan\n", [],
+                               r"report\.equivalence_margin: must be a finite number > 0, got nan"),
+    "seed 2^63-1": (TINY.replace("seeds = [0, 1]", "seeds = [9223372036854775807]"), [],
+                    r"seeds: expected a non-empty list of integers in \[0, 4294967295\]"),
+    "negative seed": (TINY.replace("seeds = [0, 1]", "seeds = [-1]"), [], r"seeds: expected .* item 0 is -1"),
+    "seed beyond range from --seeds": (TINY, ["--seeds", "4294967296"], r"seeds: expected a non-empty list"),
+    "per_sample a string": (TINY.replace("strengths = [1.0]\n", 'strengths = [1.0]\noptions = {per_sample = "yes"}\n'),
+                            [], r"sweep\[0\]\.options\.per_sample: expected true or false, got 'yes'"),
+    "strengths empty": (TINY.replace("strengths = [1.0]", "strengths = []"), [],
+                        r"sweep\[0\]\.strengths: expected a non-empty list of numbers"),
+    "same plugin and strength twice": (TINY + BLUR_AGAIN, [],
+                                       r"sweep\[2\]: plugin 'blur' at strength 1 is also in sweep\[0\] with other"),
+    "n_train -5": (TINY.replace("n_train = 120", "n_train = -5"), [],
+                   r"source\.options\.n_train: must be an integer >= 1, got -5"),
+    "size a word": (TINY.replace("size = 8, distractors", 'size = "big", distractors'), [],
+                    r"source\.options\.size: expected an integer, got 'big'"),
+    "workers 0": (TINY, ["--workers", "0"], r"--workers must be an integer >= 1, got 0"),
+    "max-retries -1": (TINY, ["--max-retries", "-1"], r"--max-retries must be an integer >= 0, got -1"),
+    "cpus-per-trial nan": (TINY, ["--cpus-per-trial", "nan"], r"--cpus-per-trial must be a finite number > 0"),
+}
+
+
 CASES = {
     "missing config": (None, None, [], r"config file '.*nope\.toml' not found; pass the path"),
     "not TOML": ("seeds = [0,\n", None, [], r"is not valid TOML"),
@@ -86,6 +144,13 @@ CASES = {
         r"transfer\.probe_shots: 500 shots need more than 500 target images of every class, and class \d+ has \d+"),
     "cuda without a GPU": (TINY, None, ["--device", "cuda"], r"no CUDA GPU is visible; use --device cpu or auto"),
     "ray option without ray": (TINY, None, ["--address", "10.0.0.1:6379"], r"--address is a Ray option"),
+    "a results.csv of the user's": (TINY, _users_results_csv, [],
+                                    r"holds a results\.csv that rt did not write there \(there is no results\.sqlite"),
+    "a results.csv of the user's beside a store": (TINY, _users_csv_beside_a_store, [],
+                                                   r"holds a results\.csv that rt did not write there \(its header"),
+    "a -wal file without its store": (TINY, _wal_without_its_store, [], r"holds results\.sqlite-wal but no results"),
+    "--out empty": (TINY, None, ["--out", ""], r"--out is empty; give a folder"),
+    **{name: (text, None, flags, match) for name, (text, flags, match) in VALUES.items()},
 }
 
 

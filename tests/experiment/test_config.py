@@ -166,3 +166,16 @@ def test_a_new_field_without_a_check_cannot_slip_past_the_validator():
 
     with pytest.raises(TypeError, match="NewSection.speed declares no Check"):
         check_fields(NewSection(), "new")
+
+
+def test_a_config_built_in_python_is_checked_by_the_sweep_too(tmp_path):
+    import dataclasses
+
+    from rt_core.experiment.executors import LocalExecutor
+    from rt_core.experiment.sweep import run_sweep
+
+    cfg = from_dict(GOOD)
+    bad = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, lr=float("nan")), seeds=[0])
+    with pytest.raises(RtError, match="train.lr: must be a finite number > 0, got nan"):
+        run_sweep(bad, str(tmp_path / "out"), LocalExecutor(), device="cpu")
+    assert not (tmp_path / "out").exists()
