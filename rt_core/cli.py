@@ -236,12 +236,30 @@ def export_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scores_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("directory", help="experiment directory holding results.sqlite and the kept models/")
+    p.add_argument("--redo", action="store_true", help="recompute every finished trial's scores (default: fill "
+                   "in only the trials lacking a score)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def scores_command(args: argparse.Namespace) -> int:
+    """Fill in the transferability scores (score_<name>) of finished trials from their kept source models."""
+    from rt_core.experiment.rescore import fill_scores  # imports torch: only this command needs it
+
+    for line in fill_scores(args.directory, args.device, args.redo, args.quiet).lines():
+        print(line)
+    return 0
+
+
 @hookimpl
 def rt_register_commands(cli) -> None:
     cli.command("plugins", _plugins_args)(plugins_command)
     cli.command("run", _run_args)(run_command)
     cli.command("demo", _demo_args)(demo_command)
     cli.command("export", _export_args)(export_command)
+    cli.command("scores", _scores_args)(scores_command)
 
 
 if __name__ == "__main__":
