@@ -32,6 +32,7 @@ from theory.matching import identity_strength, min_acc_for, predict, strength_la
 from theory.report import analysis, figures, headroom, sections
 from theory.report import statistics as st
 from theory.report.plan import plan, replication
+from theory.report.scoreboard import attach_scoreboard, scoreboard_figure, scoreboard_section
 from theory.report.verdicts import Correlation, Replication, Report, Settings
 
 REQUIRED = ("plugin", "strength", "seed", "acc_src", "acc_tgt")
@@ -62,6 +63,7 @@ def build_report(rows: list[dict], title: str, cfg: ReportConfig, min_acc: float
     study = plan(analysis.Family.of(data, expected, cfg.alpha, cfg.equivalence_margin), effect)
     report = Report(title, settings, verdicts, analysis.robustness(data, cfg.resamples), study, provenance,
                     analysis.trial_counts(rows, data, min_acc))
+    attach_scoreboard(report, rows, data)
     return report, data
 
 
@@ -91,7 +93,7 @@ def blocks(report: Report, paths: dict[str, str], rows: list[dict]) -> list[Bloc
         out += [Heading(f"{v.plugin}", 3), Figure(paths[v.plugin], f"{v.plugin}: accuracies and rel_dt vs strength"),
                 sections.strength_table(v), *sections.theory_blocks(v, paths.get(f"bound_{v.plugin}")),
                 *sections.notes(v)]
-    out += _robustness_blocks(report, paths) + _plan_blocks(report)
+    out += _robustness_blocks(report, paths) + scoreboard_section(report, paths) + _plan_blocks(report)
     failed = [r for r in rows if r["status"] != "finished"]
     if failed:
         out += [Heading("Failed or diverged trials"),
@@ -152,6 +154,7 @@ def write(out: str | Path, report: Report, data: dict, rows: list[dict]) -> Path
     """Figures, report.md, report.html and verdicts.json (``dataclasses.asdict`` of the report)."""
     out = Path(out)
     paths = _figures(out, report, data)
+    paths.update(scoreboard_figure(out, report, data, rows))
     verdicts = json.dumps(dataclasses.asdict(report), indent=2, default=str, allow_nan=False)
     return write_rendered(out, report.title, blocks(report, paths, rows), {"verdicts.json": verdicts})
 
@@ -159,7 +162,8 @@ def write(out: str | Path, report: Report, data: dict, rows: list[dict]) -> Path
 def _flat(row: dict) -> dict:
     m = row["metrics"]
     return {"plugin": row["plugin"], "strength": row["strength"], "seed": row["seed"], "status": row["status"],
-            "error": row["error"], **{k: m.get(k) for k in METRIC_KEYS}}
+            "error": row["error"], **{k: m.get(k) for k in METRIC_KEYS},
+            **{k: v for k, v in m.items() if k.startswith("score_")}}
 
 
 def load_store(directory: str | Path) -> tuple[list[dict], dict]:

@@ -177,6 +177,58 @@ class Settings:
     distinct_resamples: int
 
 
+@dataclass(frozen=True)
+class Agreement:
+    """How well a predictor ranks a measured quantity across the trials of one seed: ``tau`` = the
+    mean over seeds of Kendall's tau-b (oriented: +1 when a higher predicted transfer always goes with
+    a higher measured value), its seed-bootstrap 95% interval (None with fewer than 2 seeds), and the
+    seeds with a defined tau (at least 3 trials, neither side constant)."""
+
+    tau: float | None
+    ci: tuple[float, float] | None
+    seeds: int
+
+
+@dataclass(frozen=True)
+class TrendSign:
+    """One plugin, one predictor: the mean over seeds of Kendall's tau of the (oriented) predictor and
+    of the measured rel_dt against the strength's rank, and whether their signs agree (None when
+    either is undefined or 0)."""
+
+    predictor: float | None
+    measured: float | None
+    same_sign: bool | None
+
+
+@dataclass(frozen=True)
+class PredictorScore:
+    """One predictor of the scoreboard: ``kind`` "score" (a ``score_<name>`` metric), "baseline"
+    (rob_src, acc_src) or "theory" (the predicted direction: the strength's rank where the theory
+    predicts that rel_dt rises, 0 where it predicts no effect); ``overall[measured]`` over all usable
+    trials of a seed, ``per_plugin[plugin][measured]`` over one plugin's trials of a seed (its identity
+    included), ``trends[plugin]`` the sign check over strength."""
+
+    name: str
+    kind: str
+    higher_is_better: bool
+    overall: dict[str, Agreement]
+    per_plugin: dict[str, dict[str, Agreement]]
+    trends: dict[str, TrendSign]
+
+
+@dataclass(frozen=True)
+class Scoreboard:
+    """Which predictor of transfer to trust on these trials (theory.report.scoreboard): every
+    predictor's agreement with measured acc_tgt and rel_dt; ``best[measured]``: the predictor with the
+    highest overall tau (None when none is defined)."""
+
+    trials: int
+    seeds: int
+    measured: tuple[str, ...]
+    predictors: list[PredictorScore]
+    best: dict[str, str | None]
+
+
 @dataclass
 class Report:
     title: str
@@ -186,6 +238,7 @@ class Report:
     plan: list[PlanRow] = field(default_factory=list)
     provenance: dict = field(default_factory=dict)
     counts: TrialCounts | None = None
+    scoreboard: Scoreboard | None = None
 
 
 @dataclass(frozen=True)
