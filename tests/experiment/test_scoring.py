@@ -155,3 +155,17 @@ def _tiny(tmp_path):
 
     with open(write_tiny(tmp_path / "tiny.toml"), "rb") as fh:
         return tomllib.load(fh)
+
+
+def test_a_fine_tuned_trial_is_scored_on_the_source_models_own_features(tmp_path):
+    """Fine-tuning caches no features: the scores extract them from the source model (not the tuned copy)."""
+    cfg = from_dict({**_tiny(tmp_path), "transfer": {"mode": "finetune", "epochs": 1, "milestones": []}})
+    dev = torch.device("cpu")
+    src, tgt = load_domain(cfg.source, dev), load_domain(cfg.target, dev)
+    metrics, timings = run_trial(Trial("vanilla", 0.0, 0), cfg, src, tgt, dev, keep=tmp_path / "m.safetensors")
+    model = new_model(cfg, src.num_classes, dev, 0)
+    model.load_state_dict(load_state(tmp_path / "m.safetensors"))
+    z = extract_features(model, torch.cat([tgt.x_train, tgt.x_test]))
+    expected = trial_scores(model.head, z, torch.cat([tgt.y_train, tgt.y_test]), tgt.num_classes)
+    assert {s: metrics[s] for s in SCORES} == pytest.approx({s: expected[s] for s in SCORES}, rel=1e-9)
+    assert "finetune_s" in timings and timings["scores_s"] > 0
