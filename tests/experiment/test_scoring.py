@@ -150,6 +150,18 @@ def test_rt_scores_lists_the_trials_it_cannot_re_extract_in_one_line_and_writes_
     assert capsys.readouterr().err.count("\n") == 1
 
 
+def test_rt_scores_refuses_a_store_that_a_sweep_is_writing(kept, tmp_path):
+    import shutil
+
+    from rt_core import RtError
+    from rt_core.results.lock import WriterLock
+
+    out = tmp_path / "busy"
+    shutil.copytree(kept, out)
+    with WriterLock(out), pytest.raises(RtError, match="being written by another rt run"):
+        fill_scores(out, redo=True)
+
+
 def _tiny(tmp_path):
     import tomllib
 
