@@ -257,10 +257,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "summary":
         work = Path(args.work)
         env = _json(work / "env.json") or {"error": "the environment was not read (see gpu_run.log)"}
+        if args.mode == "dry-run":
+            note = "a CPU dry run at tiny sizes: no number here or in its files is a GPU figure"
+        elif env.get("hardware", {}).get("cuda_visible"):
+            note = "measured on the GPU named under hardware (steps that did not finish measured nothing)"
+        else:
+            note = "no CUDA GPU was visible: nothing was measured"
         blob = {"name": "gpu_run", "mode": args.mode, "device": args.device, "deadline_s": args.deadline,
-                "wall_s": args.wall,
-                "note": "a CPU dry run at tiny sizes: no number here or in its files is a GPU figure"
-                if args.mode == "dry-run" else "measured on the GPU named under hardware",
+                "wall_s": args.wall, "note": note,
                 **env, "steps": _steps(work / "steps.tsv"),
                 "study": {**(_json(work / "study_plan.json") or {}), **(_json(work / "study_store.json") or {})}
                 or None}

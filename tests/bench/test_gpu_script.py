@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 import rt_core
 from benchmarks import gpu_run
@@ -52,6 +53,25 @@ def test_the_dry_run_writes_every_file_the_gpu_run_brings_back(tmp_path):
     assert summary["study"]["seeds"] == [0, 1] and summary["study"]["more_seeds"] == "1"
     log = (out / "gpu_run.log").read_text()
     assert "DRY RUN on the CPU" in log and "9 skipped" in log  # the CUDA tests collect, and skip here
+
+
+def test_the_real_run_without_a_gpu_stops_after_the_environment_and_says_nothing_was_measured(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible: the real run would run")
+    python = tmp_path / "python"  # pip is not run for real: it would reinstall this checkout into the venv
+    python.write_text(f'#!/bin/bash\nif [[ "$1 $2" == "-m pip" ]]; then echo "pip $*"; exit 0; fi\n'
+                      f'exec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    out = tmp_path / "out"
+    run = _script(env={"OUT": str(out), "RT_GPU_PYTHON": str(python)}, timeout=300)
+    assert run.returncode == 3, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "pip -m pip install --no-deps --no-build-isolation --no-index" in run.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["gpu_run.json", "gpu_run.log"]
+    summary = json.loads((out / "gpu_run.json").read_text())
+    assert summary["mode"] == "real" and summary["note"] == "no CUDA GPU was visible: nothing was measured"
+    assert [(s["step"], s["status"]) for s in summary["steps"]] == [
+        ("install", "ok"), ("env", "ok"), ("cuda-tests", "skipped: no CUDA GPU visible"),
+        ("bench", "skipped: no CUDA GPU visible"), ("study", "skipped: no CUDA GPU visible")]
 
 
 @pytest.mark.parametrize("args, env, message", [
