@@ -40,6 +40,9 @@ def _args(p: argparse.ArgumentParser) -> None:
                    help="image grid n (n x n, one channel; at least 4)")
     c.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
                    help="augmentation option passed to its factory (repeatable), e.g. --option per_sample=true")
+    c.add_argument("--input-norm", choices=("none", "dataset", "per_image"), default="none",
+                   help="the model's fixed input transform: T4 analyses n . a as the model sees it "
+                        "(model.options.input_norm; default none: a itself)")
     c.add_argument("--json", action="store_true")
     b = sub.add_parser("bounds", help="registered bounds and their monotonicity (T1-T3)")
     b.add_argument("--check", action="store_true",
@@ -53,14 +56,15 @@ def _classify(args) -> int:
     from theory.classify import NUMBER_KEYS, classify_augmentation
 
     result = classify_augmentation(args.name, args.strength, n=args.grid, samples=args.samples,
-                                   options=dict(args.option))
+                                   options=dict(args.option), input_norm=args.input_norm)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
     opts = "".join(f" {k}={v}" for k, v in result.options.items())
-    print(f"{result.name} at strength {result.strength:g}{opts}: {result.verdict}")
+    seen = "" if result.input_norm == "none" else f" (as a model with input_norm {result.input_norm} sees it)"
+    print(f"{result.name} at strength {result.strength:g}{opts}{seen}: {result.verdict}")
     print(f"  {result.reason}")
-    for key in NUMBER_KEYS:
+    for key in (k for k in NUMBER_KEYS if k in result.numbers):
         print(f"  {key:<27} {result.numbers[key]:.4g}")
     return 0
 

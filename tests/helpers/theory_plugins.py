@@ -9,6 +9,11 @@
 - ``sharpen``: unsharp mask x + s (x - mean_3x3(x)) (edge-replicated borders), [0,1] clamp:
   frequency response 1 + s (1 - c), up to 1 + s * 16/9 > 1 -> expansive.
 - ``avg_pool``: 2 x 2 average pooling then nearest upsampling: a projection of rank n / 4.
+- ``contrast``: x -> 0.5 + c (x - 0.5), [0,1] clamp (never active for c <= 1): affine, a strict
+  contraction by c with a fixed offset; invariance of a model that standardises each image.
+- ``pixel_noise``: x + sigma eps, eps standard normal per pixel (sampled), [0,1] clamp: an
+  isometry plus an offset that varies with the sample; at sigma = 0.2 the clamp holds a few
+  outputs already at mid-gray.
 Every op ends in the [0,1] clamp the augmentation contract asks for.
 """
 
@@ -116,6 +121,23 @@ class AvgPool(Augmentation):
         return F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="nearest").clamp(0.0, 1.0)
 
 
+class Contrast(Augmentation):
+    """x -> 0.5 + c (x - 0.5), clamped to [0,1]."""
+
+    def apply(self, x, params):
+        return (0.5 + self.strength * (x - 0.5)).clamp(0.0, 1.0)
+
+
+class GaussianNoise(Augmentation):
+    """x + sigma eps with eps ~ N(0, 1) per pixel, clamped to [0,1]."""
+
+    def sample_params(self, batch, image_shape, generator):
+        return {"eps": torch.randn((batch, *image_shape), generator=generator, dtype=torch.float64)}
+
+    def apply(self, x, params):
+        return (x + self.strength * params["eps"].to(x.device, x.dtype)).clamp(0.0, 1.0)
+
+
 class TheoryTestPlugins:
     """Registers the ops above (plugin name ``theory-test-ops``)."""
 
@@ -127,3 +149,7 @@ class TheoryTestPlugins:
                                   random=False))
         register(AugmentationSpec("sharpen", Sharpen, Strength("s", 0.0, 0.0, 10.0, default=1.0), random=False))
         register(AugmentationSpec("avg_pool", AvgPool, Strength("on", 0.0, 0.0, 1.0, default=1.0), random=False))
+        register(AugmentationSpec("contrast", Contrast, Strength("c", 1.0, 0.0, 2.0, default=0.5), linear=False,
+                                  random=False))
+        register(AugmentationSpec("pixel_noise", GaussianNoise, Strength("sigma", 0.0, 0.0, 1.0, default=0.1),
+                                  linear=False, random=True))

@@ -58,3 +58,47 @@ def test_one_classification_is_cached():
     assert _classify_cached.cache_info().misses == 1
     assert classify_augmentation("rotation", 30.0, samples=5) is first
     assert _classify_cached.cache_info().hits == 1
+
+
+def test_a_contrast_change_is_invariance_of_a_model_that_standardises_each_image(theory_ops):
+    """x -> 0.5 + c (x - 0.5) is a strict contraction by c, but per-image standardisation undoes it
+    exactly: what the model sees, n . a, is n."""
+    seen = classify_augmentation("contrast", 0.5, input_norm="per_image")
+    assert seen.verdict == "invariant" and seen.reason.startswith("invariance of the model: no effect"), seen.reason
+    # n(a(x)) and n(x) agree to float64 rounding: a few units of 1e-16 on values of order 1
+    assert seen.numbers["invariance_residual"] < 1e-12 and seen.input_norm == "per_image"
+    plain = classify_augmentation("contrast", 0.5)
+    assert plain.verdict == "regularization" and plain.reason.startswith("strict contraction: Lip(h . a) <= 0.5000")
+
+
+def test_blur_is_no_contraction_for_a_model_that_standardises_each_image():
+    """The standardisation rescales the blurred image back to the input's contrast, so what the model
+    sees stretches what blur keeps; dataset normalisation (invertible, affine) keeps blur's verdict."""
+    seen = classify_augmentation("blur", 1.0, input_norm="per_image")
+    assert seen.verdict == "expansive" and "per-image standardisation rescales a(x)" in seen.reason, seen.reason
+    assert seen.numbers["contrast_ratio"] > 1.2 and seen.numbers["spectral_norm"] > 1.05
+    dataset = classify_augmentation("blur", 1.0, input_norm="dataset")
+    assert dataset.verdict == "regularization" and "invertible affine map" in dataset.reason
+
+
+def test_the_reason_printed_is_the_one_that_decided(theory_ops):
+    for c in (0.96, 0.99):  # deterministic, spectral norm c: within tol of an isometry, a fixed offset
+        r = classify_augmentation("contrast", c)
+        assert r.verdict == "not_regularization" and f"spectral norm {c:.4f}" in r.reason, r.reason
+        assert "fixed offset" in r.reason and "noise" not in r.reason and "isometry plus" not in r.reason
+    noise = classify_augmentation("pixel_noise", 0.2, samples=3)  # the plugin's clamp holds a few outputs
+    assert noise.verdict == "undetermined" and "offset that varies with the sampled parameters" in noise.reason
+    assert "not linear" not in noise.reason and noise.numbers["clamped_at_midgray"] > 0
+    assert noise.numbers["linearity_residual"] < 1e-6 and noise.numbers["spectral_norm"] < 1.05
+    # an affine op whose clamp never acts has no full-range residual (none to blame on the clamp)
+    assert classify_augmentation("contrast", 0.5).numbers["full_range_residual"] < 1e-12
+
+
+def test_an_unknown_input_norm_is_one_line(capsys):
+    from rt_core.cli import main
+
+    assert main(["theory", "classify", "blur", "--input-norm", "per_image"]) == 0
+    out = capsys.readouterr().out
+    assert "(as a model with input_norm per_image sees it): expansive" in out and "contrast_ratio" in out
+    with pytest.raises(rt_core.RtError, match="unknown input_norm 'batch'"):
+        classify_augmentation("blur", 1.0, input_norm="batch")

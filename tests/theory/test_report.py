@@ -527,3 +527,34 @@ def test_flagged_trials_are_ringed_in_every_figure_and_rho_is_given_without_them
     assert np.allclose(sorted(overview), [(0.3, rel), (0.3, rel + 0.1)], rtol=0, atol=1e-12)
     assert len(_rings(figs[2])) == 4  # one per panel: acc_src, acc_tgt, rob_src, rel_dt
     assert "without the 2 flagged" in figs[0].axes[0].get_title()
+
+
+def test_predictions_are_t4_on_what_the_stores_model_sees(tmp_path):
+    """A contrast change is predicted to regularize (a strict contraction), except for a model that
+    standardises each image: the report reads the model from the store's config."""
+    import rt_core
+    from rt_core.reporting import Store
+    from tests.helpers.theory_plugins import TheoryTestPlugins
+    from theory.report.job import store_report
+
+    rt_core.register_plugin(TheoryTestPlugins(), "theory-test-ops")
+    try:
+        rows = [r for r in _rows("contrast", 0.0, 0.0, strengths=(0.5, 0.8)) if r["seed"] < 2]
+        plain, _ = build_report(rows, "t", ReportConfig(resamples=20), min_acc_for(10), {}, {})
+        assert plain.plugins[0].prediction.expected == "rises"
+        config = {"source": {"dataset": "printed_digits"},
+                  "model": {"name": "cifar_cnn", "options": {"width": 0.25, "hidden": 8, "input_norm": "per_image"}}}
+        store = Store(tmp_path)
+        store.set_meta("config", json.dumps(config))
+        store.set_meta("sweep", json.dumps([{"plugin": "contrast", "strengths": [0.5, 0.8]}]))
+        for i, r in enumerate(rows):
+            store.start(f"k{i}", r["plugin"], r["strength"], r["seed"], {})
+            store.finish(f"k{i}", "finished", {m: r[m] for m in ("acc_src", "acc_tgt", "rob_src", "probe_acc_src")},
+                         {}, {})
+        store.close()
+        report, _, _ = store_report(tmp_path)
+        (v,) = report.plugins
+        assert v.prediction.expected == "none" and "invariance of the model" in v.prediction.text, v.prediction
+        assert {c.verdict for c in v.prediction.strengths} == {"invariant"}
+    finally:
+        rt_core.unregister_plugin("theory-test-ops")

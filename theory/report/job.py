@@ -28,7 +28,14 @@ from rt_core.reporting import (
     rel_dt,
     write_rendered,
 )
-from theory.matching import identity_strength, min_acc_for, predict, strength_label
+from theory.matching import (
+    identity_strength,
+    is_augmentation,
+    min_acc_for,
+    model_input_norm,
+    predict,
+    strength_label,
+)
 from theory.report import analysis, figures, headroom, sections
 from theory.report import statistics as st
 from theory.report.plan import plan, replication
@@ -40,20 +47,23 @@ FLAG_DROP = 20.0
 METRIC_KEYS = ("acc_src", "acc_tgt", "rob_src", "probe_acc_src", "rel_dt", "tau", "plateau_step", "plateau_frac")
 
 
-def _plugins(rows: list[dict], min_acc: float, swept: dict[str, list[float]]
+def _plugins(rows: list[dict], min_acc: float, swept: dict[str, list[float]], config: dict | None = None
              ) -> tuple[list[int], dict[str, analysis.PluginData], dict]:
-    """(seeds, per-plugin tables, per-plugin predictions from the configured strengths) of flat rows."""
+    """(seeds, per-plugin tables, per-plugin predictions from the configured strengths and, for an
+    augmentation, the config's model: T4 on what it sees) of flat rows."""
     seeds = sorted({r["seed"] for r in rows})
     plugins = sorted({r["plugin"] for r in rows} - {"vanilla"})
     data = {p: analysis.plugin_data(rows, p, identity_strength(p), seeds, min_acc, FLAG_DROP) for p in plugins}
-    predictions = {p: predict(p, tuple(sorted(swept.get(p) or data[p].levels[1:]))) for p in plugins}
+    norm = model_input_norm(config) if any(is_augmentation(p) for p in plugins) else "none"
+    predictions = {p: predict(p, tuple(sorted(swept.get(p) or data[p].levels[1:])), norm) for p in plugins}
     return seeds, data, predictions
 
 
 def build_report(rows: list[dict], title: str, cfg: ReportConfig, min_acc: float, swept: dict[str, list[float]],
-                 provenance: dict) -> tuple[Report, dict[str, analysis.PluginData]]:
-    """The typed report of flat trial rows; ``swept``: each plugin's configured strengths."""
-    seeds, data, predictions = _plugins(rows, min_acc, swept)
+                 provenance: dict, config: dict | None = None) -> tuple[Report, dict[str, analysis.PluginData]]:
+    """The typed report of flat trial rows; ``swept``: each plugin's configured strengths; ``config``:
+    the experiment config whose model T4 analyses augmentations for (None: no input transform)."""
+    seeds, data, predictions = _plugins(rows, min_acc, swept, config)
     plugins = sorted(data)
     settings = Settings(cfg.alpha, cfg.equivalence_margin, cfg.resamples, min_acc, FLAG_DROP, tuple(seeds),
                         st.distinct_resamples(len(seeds)))
@@ -210,14 +220,15 @@ def store_report(directory: str | Path, margin: float | None = None) -> tuple[Re
     """The typed report of a results store (settings from the store's ``[report]``, ``margin`` overriding)."""
     rows, meta, cfg, min_acc, swept = _store_inputs(directory, margin)
     name = meta["name"] or Path(directory).resolve().name
-    report, data = build_report(rows, f"{name}: theory vs experiment", cfg, min_acc, swept, meta["provenance"])
+    report, data = build_report(rows, f"{name}: theory vs experiment", cfg, min_acc, swept, meta["provenance"],
+                                json.loads(meta["config"] or "{}"))
     return report, data, rows
 
 
 def _store_tables(directory: str | Path) -> tuple[dict, dict[str, str], ReportConfig]:
     """(per-plugin data, predicted direction by plugin, report settings) of a results store."""
-    rows, _, cfg, min_acc, swept = _store_inputs(directory, None)
-    _, data, predictions = _plugins(rows, min_acc, swept)
+    rows, meta, cfg, min_acc, swept = _store_inputs(directory, None)
+    _, data, predictions = _plugins(rows, min_acc, swept, json.loads(meta["config"] or "{}"))
     return data, {p: prediction.expected for p, prediction in predictions.items()}, cfg
 
 
