@@ -138,18 +138,24 @@ def test_packed_training_matches_training_each_model_alone(method):
     cfg = TrainConfig(epochs=2, batch_size=32, lr=0.05, weight_decay=0.0, warmup_epochs=0.5, milestones=[2],
                       base_augment="crop_flip")
     setups = [(0, None, 0.0), (1, create_augmentation("translation", 0.2), 0.0), (2, None, 5e-3)]
-    alone = []
+    alone, exact = [], []
     for seed, aug, wd in setups:
-        model = _model(seed)
-        train_source(model, x, y, replace(cfg, weight_decay=wd), Generators.seeded(seed, x.device), aug)
-        alone.append(model)
+        for models, inputs, cast in ((alone, x, lambda m: m), (exact, x.double(), lambda m: m.double())):
+            model = cast(_model(seed))
+            train_source(model, inputs, y, replace(cfg, weight_decay=wd), Generators.seeded(seed, x.device), aug)
+            models.append(model)
     packed = [_model(seed) for seed, _, _ in setups]
     diverged = train_packed(packed, x, y, cfg, [Generators.seeded(s, x.device) for s, _, _ in setups],
                             [a for _, a, _ in setups], [w for _, _, w in setups], method)
     assert diverged == [None, None, None]
-    for a, b in zip(alone, packed, strict=True):
-        for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
-            assert torch.allclose(pa, pb, rtol=1e-4, atol=1e-5), name
+    unit = torch.finfo(torch.float32).eps / 2
+    for a, b, ref in zip(alone, packed, exact, strict=True):
+        # packed and alone training are float32 runs of the same float64 computation (ref) whose sums
+        # are ordered differently; the packed run may not stray from ref by more than a small factor
+        # of the alone run's own rounding (measured: 4x at most), plus a few roundings of ref itself
+        for (name, pa), pb, pr in zip(a.named_parameters(), b.parameters(), ref.parameters(), strict=True):
+            err_alone, err_packed = ((p.detach().double() - pr.detach()).abs().max().item() for p in (pa, pb))
+            assert err_packed <= 10 * err_alone + 10 * unit * pr.abs().max().item(), name
     # the three models really differ (different seeds, augmentation, weight decay)
     assert not torch.allclose(packed[0].head.weight, packed[1].head.weight)
 
