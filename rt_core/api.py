@@ -139,6 +139,8 @@ def vanilla_warning(directory: str | Path) -> str | None:
     seed is left out of the report; train longer or with another recipe ([train]), then rerun
     """
     df = load_results(directory)
+    if df.empty:
+        return None
     stuck = df[(df["plugin"] == "vanilla") & (df["status"] == "finished") & ~df["usable"]].sort_values("seed")
     if stuck.empty:
         return None
