@@ -77,6 +77,7 @@ def load_state(path: str | Path) -> dict:
     import pickle
 
     import torch
+    from safetensors import SafetensorError
 
     path = Path(path)
     try:
@@ -85,7 +86,7 @@ def load_state(path: str | Path) -> dict:
 
             return _unwrap(load_file(str(path)), path)
         return _unwrap(torch.load(path, map_location="cpu", weights_only=True), path)
-    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as err:
+    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError, SafetensorError) as err:
         first = (str(err).splitlines() or [type(err).__name__])[0]
         raise RtError(f"checkpoint {path} cannot be read as a state dict ({first}); give a .safetensors file or "
                       "a torch.save of model.state_dict()") from err
@@ -211,6 +212,9 @@ def read_table(csv_path: str) -> dict[tuple[str, float, int], Path]:
             raise RtError(f"{where}: needs columns plugin,strength,seed,path; found {reader.fieldnames}")
         table = {}
         for line, row in enumerate(reader, start=2):
+            if None in row or None in row.values():
+                raise RtError(f"{where} line {line}: a row of {'more' if None in row else 'fewer'} cells than the "
+                              "header's; give plugin,strength,seed,path on every line")
             if not row["seed"].strip().lstrip("-").isdigit():
                 raise RtError(f"{where} line {line}: seed '{row['seed']}' is not an integer")
             file = (path.parent / row["path"].strip()).resolve()

@@ -5,6 +5,10 @@ holding Markdown, :class:`Table`, :class:`Figure`, :class:`Code`). ``render_mark
 CommonMark with pipe tables; ``render_html`` fills a Jinja2 template, converts every Markdown text
 (plugin report sections included, whose pipe tables become real tables) with markdown-it-py, and
 embeds figures as base64 so the page stands alone. :func:`write_rendered` writes both atomically.
+
+Every name in a report is data: Jinja2 escapes headings, cells and captions, and markdown-it runs with
+raw HTML disabled (a ``<script>`` or ``<img onerror=...>`` in a plugin name, an error message or a
+Markdown section is shown as text, never run).
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ class Code:
 
 
 Block = Heading | Text | Table | Figure | Code
-_MD = MarkdownIt("commonmark").enable("table")
+_MD = MarkdownIt("commonmark", {"html": False}).enable("table")
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("rt_core.results", "templates"),
                           autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True,
                           lstrip_blocks=True, undefined=jinja2.StrictUndefined)

@@ -2,6 +2,7 @@
 and nothing is written or lost. One test per row of docs/reliability.md's tables
 (Ctrl-C: tests/experiment/test_sweep.py)."""
 
+import json
 import os
 import re
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from rt_core.cli import main
+from tests.helpers.readonly import read_only
 from tests.helpers.tiny import TINY, TINY_RUN_EXIT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,7 +128,7 @@ def test_image_folder_with_class_folders_but_no_images(tmp_path, capsys):
 
 def _tiny_store(tmp_path):
     config = tmp_path / "tiny.toml"
-    config.write_text(TINY.replace("seeds = [0, 1]", "seeds = [0]").replace("[1e-3]", "[]")
+    config.write_text(TINY.replace("seeds = [0, 1]", "seeds = [0]").split('[[sweep]]\nplugin = "weight_decay"')[0]
                       .replace("strengths = [1.0]", "strengths = [0.5]"))
     out = tmp_path / "res"
     assert main(["run", str(config), "--out", str(out), "--device", "cpu", "--quiet"]) == TINY_RUN_EXIT
@@ -198,3 +200,227 @@ def test_two_distributions_with_the_same_plugin_name(tmp_path):
     line = res.stderr.strip()
     assert "\n" not in line and re.search(r"two installed distributions declare the rt plugin 'shiny': shiny-. 1\.0 "
                                           r".* and shiny-. 1\.0 .*; uninstall one", line), line
+
+
+# Values on the command line, imported tables, names and files (the bad inputs docs/reliability.md lists):
+# each one line, exit 2, nothing written.
+
+def _one_line(capsys, code, match):
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and err.startswith("rt: error: "), err
+    assert re.search(match, err), err
+
+
+HEADER = "plugin,strength,seed,acc_src,acc_tgt\n"
+GOOD_ROWS = "vanilla,0,0,90,60\nblur,1,0,80,61\nblur,2,0,70,62\nvanilla,0,1,90,60\nblur,1,1,80,62\nblur,2,1,70,63\n"
+
+FLAGS = {
+    "classify --grid 0": (["theory", "classify", "blur", "--grid", "0"], r"--grid must be an integer >= 4, got 0"),
+    "classify --samples 0": (["theory", "classify", "blur", "--samples", "0"], r"--samples must be an integer >= 1"),
+    "classify --strength nan": (["theory", "classify", "blur", "--strength", "nan"],
+                                r"--strength must be a finite number, got nan"),
+    "report --margin nan": (["report", "--import", "{csv}", "--out", "{out}", "--margin", "nan"],
+                            r"--margin must be a finite number > 0, got nan"),
+    "report --margin -1": (["report", "--import", "{csv}", "--out", "{out}", "--margin", "-1"],
+                           r"--margin must be > 0, got -1"),
+    "report --classes -3": (["report", "--import", "{csv}", "--out", "{out}", "--classes", "-3"],
+                            r"--classes must be an integer >= 2, got -3"),
+    "report --out empty": (["report", "--import", "{csv}", "--out", ""], r"--out is empty"),
+    "plan --effect nan": (["plan", "{out}", "--effect", "nan"], r"--effect must be a finite number > 0"),
+    "plan --power 1": (["plan", "{out}", "--power", "1"], r"--power must be in \(0, 1\), got 1"),
+    "export --out empty": (["export", "{out}", "--out", ""], r"--out is empty"),
+    "demo --out empty": (["demo", "--out", ""], r"--out is empty"),
+}
+
+
+@pytest.mark.parametrize("case", list(FLAGS))
+def test_a_bad_command_line_value_is_one_line_and_writes_nothing(case, tmp_path, capsys):
+    csv = tmp_path / "t.csv"
+    csv.write_text(HEADER + GOOD_ROWS)
+    args, match = FLAGS[case]
+    before = _snapshot(tmp_path)
+    _one_line(capsys, main([a.format(csv=csv, out=tmp_path / "out") for a in args]), match)
+    assert _snapshot(tmp_path) == before
+
+
+IMPORTS = {
+    "accuracy 1e300": (HEADER + "vanilla,0,0,1e300,60\n", r"t\.csv:2 acc_src: must be in \[0, 100\], got 1e\+300"),
+    "accuracy above 100": (HEADER + "vanilla,0,0,101,60\n", r"t\.csv:2 acc_src: must be in \[0, 100\], got 101"),
+    "accuracy below 0": (HEADER + "vanilla,0,0,90,-1\n", r"t\.csv:2 acc_tgt: must be in \[0, 100\], got -1"),
+    "accuracy nan": (HEADER + "vanilla,0,0,nan,60\n", r"t\.csv:2 acc_src: 'nan' is not a number"),
+    "an empty accuracy": (HEADER + "vanilla,0,0,,60\n", r"t\.csv:2: acc_src is empty in a finished row"),
+    "an empty seed": (HEADER + "vanilla,0,,90,60\n", r"t\.csv:2: column seed is empty"),
+    "a short row": (HEADER + "vanilla,0,0,90\n", r"t\.csv:2: a row of fewer cells than the header's"),
+    "a long row": (HEADER + "vanilla,0,0,90,60,7\n", r"t\.csv:2: a row of more cells than the header's"),
+    "invalid UTF-8": (HEADER.encode() + b"vanilla,0,0,9\xff,60\n", r"t\.csv is not UTF-8 text"),
+    "header only": (HEADER, r"t\.csv has a header but no rows"),
+    "seed 1.7": (HEADER + "vanilla,0,1.7,90,60\n", r"t\.csv:2 seed: '1\.7' is not a whole number"),
+    "a negative seed": (HEADER + "vanilla,0,-2,90,60\n", r"t\.csv:2 seed: must be an integer in \[0, "),
+    "a duplicate row": (HEADER + GOOD_ROWS + "blur,1,0,80,61\n",
+                        r"t\.csv: plugin 'blur' strength 1 seed 0 is in data rows 2 and 7; give each trial once"),
+    "a missing column": ("plugin,strength,seed,acc_src\nvanilla,0,0,90\n", r"t\.csv lacks column\(s\) acc_tgt"),
+}
+
+
+@pytest.mark.parametrize("case", list(IMPORTS))
+def test_a_bad_imported_table_is_one_line_and_writes_nothing(case, tmp_path, capsys):
+    data, match = IMPORTS[case]
+    csv = tmp_path / "t.csv"
+    csv.write_bytes(data if isinstance(data, bytes) else data.encode())
+    _one_line(capsys, main(["report", "--import", str(csv), "--out", str(tmp_path / "rep")]), match)
+    assert not (tmp_path / "rep").exists()
+
+
+def test_an_imported_table_with_a_byte_order_mark_is_read(tmp_path):
+    csv = tmp_path / "excel.csv"
+    csv.write_bytes(b"\xef\xbb\xbf" + (HEADER + GOOD_ROWS).encode())
+    assert main(["report", "--import", str(csv), "--out", str(tmp_path / "rep")]) == 0
+    verdicts = json.loads((tmp_path / "rep" / "verdicts.json").read_text())
+    assert [v["plugin"] for v in verdicts["plugins"]] == ["blur"]
+
+
+HOSTILE = ("../../escaped", "<img src=x onerror=alert(1)>")
+
+
+def test_imported_names_are_data_never_paths_or_markup(tmp_path):
+    folder = tmp_path / "a" / "b"
+    folder.mkdir(parents=True)
+    lines = [f'"{name}",{s},{seed},{90 - 10 * s},{60 + s + seed}' for name in HOSTILE for seed in range(3)
+             for s in range(3)]
+    csv = folder / "h.csv"
+    csv.write_text(HEADER + "\n".join(lines) + "\n")
+    out = folder / "out"
+    before = set(tmp_path.rglob("*"))
+    assert main(["report", "--import", str(csv), "--out", str(out)]) == 0
+    written = set(tmp_path.rglob("*")) - before
+    assert written and all(p == out or out in p.parents for p in written), sorted(map(str, written))
+    assert all(p.parent == out / "figures" for p in (out / "figures").rglob("*"))
+    html = (out / "report.html").read_text()
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert {v["plugin"] for v in json.loads((out / "verdicts.json").read_text())["plugins"]} == set(HOSTILE)
+
+
+def _fresh_domains(monkeypatch):
+    from rt_core.experiment import parts
+
+    monkeypatch.setattr(parts, "_DOMAINS", {})
+
+
+def test_rt_cache_that_is_a_file_is_one_line(tmp_path, monkeypatch, capsys):
+    _fresh_domains(monkeypatch)
+    (tmp_path / "cachefile").write_text("not a folder")
+    monkeypatch.setenv("RT_CACHE", str(tmp_path / "cachefile"))
+    _run_bad(tmp_path, capsys, TINY, r"RT_CACHE=.*cachefile: cannot write the dataset cache there .*set RT_CACHE")
+
+
+def test_rt_cache_that_is_read_only_is_one_line(tmp_path, monkeypatch, capsys):
+    _fresh_domains(monkeypatch)
+    cache = tmp_path / "cache-ro"
+    cache.mkdir()
+    monkeypatch.setenv("RT_CACHE", str(cache))
+    with read_only(cache):
+        _run_bad(tmp_path, capsys, TINY, r"RT_CACHE=.*cache-ro: cannot write the dataset cache there")
+
+
+BROUGHT = '[source_models]\ncheckpoints = "family.csv"\n'
+ONE_SEED = TINY.replace("seeds = [0, 1]", "seeds = [0]").split('[[sweep]]\nplugin = "weight_decay"')[0]
+
+
+def test_a_truncated_safetensors_checkpoint_is_one_line(tmp_path, capsys):
+    from safetensors.torch import save_file
+
+    import rt_core
+
+    model = rt_core.create_model("cifar_cnn", num_classes=10, width=0.25, hidden=8, image_size=8)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "m.safetensors"))
+    blob = (tmp_path / "m.safetensors").read_bytes()
+    (tmp_path / "m.safetensors").write_bytes(blob[:len(blob) // 2])
+    (tmp_path / "family.csv").write_text("plugin,strength,seed,path\nvanilla,0,0,m.safetensors\n"
+                                         "blur,1,0,m.safetensors\n")
+    _run_bad(tmp_path, capsys, ONE_SEED + BROUGHT, r"checkpoint .*m\.safetensors cannot be read as a state dict")
+
+
+def test_a_short_checkpoint_table_row_is_one_line(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    torch.save({}, tmp_path / "x.pt")
+    (tmp_path / "family.csv").write_text("plugin,strength,seed,path\nvanilla,0,0,x.pt\nblur,1,0\n")
+    _run_bad(tmp_path, capsys, ONE_SEED + BROUGHT, r"family\.csv\) line 3: a row of fewer cells than the header's")
+
+
+def _finished_rows(out):
+    from rt_core.results.store import Store
+
+    store = Store(out, create=False, read_only=True)
+    try:
+        return [r for r in store.rows() if r["status"] == "finished"]
+    finally:
+        store.close()
+
+
+def test_a_full_disk_while_writing_results_is_one_line_and_the_rerun_resumes(tmp_path, monkeypatch, capsys):
+    import errno
+
+    from rt_core.results import store as store_module
+
+    real = store_module.atomic_write
+    calls = []
+
+    def full_after_one(path, data, newline=None):
+        calls.append(path)
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, data, newline=newline)
+
+    config = tmp_path / "c.toml"
+    config.write_text(ONE_SEED)
+    out = tmp_path / "out"
+    monkeypatch.setattr(store_module, "atomic_write", full_after_one)
+    code = main(["run", str(config), "--out", str(out), "--device", "cpu", "--quiet", "--workers", "1"])
+    _one_line(capsys, code, r"cannot write .*results\.sqlite \(No space left on device\); every trial finished so "
+                            r"far is kept: free disk space .* rerun the same command to resume")
+    kept = {r["key"]: r["finished"] for r in _finished_rows(out)}
+    assert len(kept) == 2 and not (out / "results.sqlite.lock").exists()
+    monkeypatch.setattr(store_module, "atomic_write", real)
+    assert main(["run", str(config), "--out", str(out), "--device", "cpu", "--quiet", "--workers", "1"]) in (0, 1)
+    rows = _finished_rows(out)
+    assert len(rows) == 2 and {r["key"]: r["finished"] for r in rows} == kept
+
+
+def test_a_full_sqlite_file_is_one_line(tmp_path, monkeypatch, capsys):
+    from rt_core.results.store import Store
+
+    opened = Store._open
+
+    def tiny_limit(self):
+        opened(self)
+        pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
+        self.conn.execute(f"PRAGMA max_page_count = {pages}")
+
+    config = tmp_path / "c.toml"  # rows enough to need new pages of the file
+    config.write_text(ONE_SEED + '[[sweep]]\nplugin = "rotation"\nstrengths = [2, 4, 6, 8, 10, 12, 14, 16]\n')
+    monkeypatch.setattr(Store, "_open", tiny_limit)
+    code = main(["run", str(config), "--out", str(tmp_path / "out"), "--device", "cpu", "--quiet", "--workers", "1"])
+    _one_line(capsys, code, r"cannot write .*results\.sqlite \(database or disk is full\); every trial finished")
+
+
+def test_a_store_on_read_only_media_with_a_wal_file_and_no_shm_is_read(tmp_path, capsys):
+    import shutil
+
+    from rt_core.results.store import Store
+
+    writer = Store(tmp_path / "live")
+    writer.conn.execute("PRAGMA wal_autocheckpoint = 0")  # every trial stays in the -wal file
+    for seed in range(3):
+        writer.start(f"k{seed}", "vanilla", 0.0, seed, {})
+        writer.finish(f"k{seed}", "finished", {"acc_src": 90.0, "acc_tgt": 60.0}, {}, {})
+    media = tmp_path / "media"
+    media.mkdir()
+    for name in ("results.sqlite", "results.sqlite-wal"):  # copied while the writer still holds them
+        shutil.copyfile(tmp_path / "live" / name, media / name)
+    writer.close()
+    before = _snapshot(media)
+    with read_only(media):
+        assert main(["export", str(media), "--out", str(tmp_path / "table.csv")]) == 0, capsys.readouterr().err
+    assert _snapshot(media) == before
+    assert (tmp_path / "table.csv").read_text().count("\n") == 4  # the header and the three trials of the -wal

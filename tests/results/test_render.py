@@ -13,3 +13,15 @@ def test_renderer_turns_markdown_tables_into_html_tables(tmp_path):
     assert "| 1\\|2 | <b> |" in md and md.startswith("# T\n")
     (tmp_path / "f.png").write_bytes(b"\x89PNG")
     assert "data:image/png;base64," in render_html([Figure("f.png", "cap")], "T", tmp_path)
+
+
+def test_markup_in_any_text_is_shown_as_text_never_run(tmp_path):
+    """Names are data: raw HTML in a heading, a Markdown text (markdown-it runs with HTML disabled), a cell
+    or a caption reaches the page escaped."""
+    from rt_core.reporting import Heading, Table, Text, render_html
+
+    evil = "<img src=x onerror=alert(1)>"
+    html = render_html([Heading(evil), Text(f"plugin {evil} and <script>alert(2)</script>"),
+                        Table(("plugin",), ((evil,),), caption=evil)], evil, tmp_path)
+    assert "<img src" not in html and "<script>" not in html
+    assert html.count("&lt;img src=x onerror=alert(1)&gt;") >= 5 and "&lt;script&gt;alert(2)" in html

@@ -66,9 +66,41 @@ class PluginData:
     flagged: list[TrialNote]
 
 
+class Rows(list):
+    """Trial rows that group themselves by (plugin, seed) on first use (again when their number
+    changes), so that :func:`vanilla_row` and :meth:`of` look at a handful of rows, not all of them:
+    a report's lookups are linear in the rows, not quadratic."""
+
+    _index: tuple[int, dict] | None = None
+
+    def _groups(self) -> dict[tuple, list[dict]]:
+        if self._index is None or self._index[0] != len(self):
+            groups: dict[tuple, list[dict]] = {}
+            for r in self:
+                groups.setdefault((r["plugin"], r["seed"]), []).append(r)
+            self._index = (len(self), groups)
+        return self._index[1]
+
+    def of(self, plugin: str, seed: int) -> list[dict]:
+        """``plugin``'s rows of ``seed``, in table order."""
+        return self._groups().get((plugin, seed), [])
+
+    def reference(self, plugin: str, identity: float, seed: int) -> dict | None:
+        """:func:`vanilla_row` by the groups: the last row of ``plugin`` at ``identity``, else the last
+        ``vanilla`` row of ``seed``."""
+        for name, strength in ((plugin, identity), ("vanilla", None)):
+            found = [r for r in self.of(name, seed) if strength is None or r["strength"] == strength]
+            if found:
+                return found[-1]
+        return None
+
+
 def vanilla_row(rows: list[dict], plugin: str, identity: float, seed: int) -> dict | None:
     """The reference of ``plugin``'s trials of ``seed``: its own row at the identity strength, else the
-    seed's ``vanilla`` row (the last one when a table repeats it); None when there is neither."""
+    seed's ``vanilla`` row (the last one when a table repeats it); None when there is neither. Rows
+    given as :class:`Rows` are looked up by their index."""
+    if isinstance(rows, Rows):
+        return rows.reference(plugin, identity, seed)
     for name, strength in ((plugin, identity), ("vanilla", None)):
         found = [r for r in rows if r["plugin"] == name and r["seed"] == seed
                  and (strength is None or r["strength"] == strength)]
@@ -96,9 +128,12 @@ def plugin_data(rows: list[dict], plugin: str, identity: float, seeds: list[int]
     shape = (len(seeds), len(levels))
     data = PluginData(plugin, identity, levels, seeds, {m: np.full(shape, np.nan) for m in RAW + DELTA},
                       np.zeros(shape, int), np.zeros(shape, int), [], [])
+    by_seed: dict[int, list[dict]] = {}
+    for r in mine:  # grouped once: a scan of ``mine`` per seed would be quadratic in the rows
+        by_seed.setdefault(r["seed"], []).append(r)
     for i, seed in enumerate(seeds):
         v = vanilla_row(rows, plugin, identity, seed)
-        ours = [r for r in mine if r["seed"] == seed]
+        ours = by_seed.get(seed, [])
         data.trials[i, 0] = v is not None
         if not _learned(v, min_acc):
             _drop_seed(data, v, ours, i, min_acc)

@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
 
 from rt_core.reporting import atomic_write  # noqa: E402
 from theory.report.analysis import PluginData  # noqa: E402
@@ -100,9 +101,9 @@ def plugin_panels(v: PluginVerdict, data: PluginData, colour: str, min_acc: floa
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.1))
     for ax, (metric, label) in zip(axes, PANELS, strict=True):
         table = data.tables[metric]
-        for i in range(len(data.seeds)):
-            ok = ~np.isnan(table[i])
-            ax.plot(np.array(data.levels)[ok], table[i][ok], "-", color=colour, alpha=0.25, lw=0.8)
+        levels = np.array(data.levels, float)  # each seed faint: one artist for all of them, not one per seed
+        lines = [np.column_stack([levels[ok], row[ok]]) for row in table if (ok := ~np.isnan(row)).any()]
+        ax.add_collection(LineCollection(lines, colors=colour, alpha=0.25, lw=0.8), autolim=True)
         ring(ax, flagged_points(v, data, metric))
         xs, mean, lo, hi = _mean_ci(v, metric)
         if xs:

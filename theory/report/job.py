@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import json
+import re
+import sys
+from fractions import Fraction
 from pathlib import Path
 
-from rt_core import RtError, get_dataset, report_sections
+from rt_core import Check, RtError, get_dataset, report_sections
 from rt_core.reporting import (
     Block,
     Figure,
@@ -43,6 +47,10 @@ from theory.report.scoreboard import attach_scoreboard, scoreboard_figure, score
 from theory.report.verdicts import Correlation, Replication, Report, Settings
 
 REQUIRED = ("plugin", "strength", "seed", "acc_src", "acc_tgt")
+PERCENT = Check(low=0, high=100)
+COLUMNS = {"strength": Check(), "seed": Check(low=0, high=2**63 - 1, integer=True), "acc_src": PERCENT,
+           "acc_tgt": PERCENT, "rob_src": PERCENT, "probe_acc_src": PERCENT}  # every imported value, checked
+ACCURACIES = ("acc_src", "acc_tgt", "rob_src", "probe_acc_src")
 FLAG_DROP = 20.0
 METRIC_KEYS = ("acc_src", "acc_tgt", "rob_src", "probe_acc_src", "rel_dt", "tau", "plateau_step", "plateau_frac")
 
@@ -86,12 +94,28 @@ def _figures(out: Path, report: Report, data: dict) -> dict[str, str]:
     figures.rel_dt_overview(report.plugins, data, colours, out / paths["overview"])
     figures.robustness_scatter(report.plugins, data, report.robustness, colours, out / paths["robustness"])
     for v in report.plugins:
-        paths[v.plugin] = f"figures/{v.plugin}.png"
+        paths[v.plugin] = f"figures/{file_name(v.plugin)}.png"
         figures.plugin_panels(v, data[v.plugin], colours[v.plugin], report.settings.min_acc_src, out / paths[v.plugin])
-        if v.prediction.bound is not None and figures.bound_image(v.prediction.bound.latex,
-                                                                  out / f"figures/bound_{v.plugin}.png"):
-            paths[f"bound_{v.plugin}"] = f"figures/bound_{v.plugin}.png"
+        bound = f"figures/bound_{file_name(v.plugin)}.png"
+        if v.prediction.bound is not None and figures.bound_image(v.prediction.bound.latex, out / bound):
+            paths[f"bound_{v.plugin}"] = bound
     return paths
+
+
+def file_name(name: str) -> str:
+    """A safe file name for a plugin's figure: ``name`` itself when it is made of letters, digits, ``-``,
+    ``_`` and inner dots (and not a name the report's own figures use); else those characters kept
+    (anything else ``_``, at most 40) plus 8 hex digits of its hash, so a name like ``../../x`` stays
+    inside figures/ and two names never share a file.
+
+    >>> file_name("blur"), file_name("../../escaped"), file_name("<img src=x>")
+    ('blur', 'escaped-ea03bc47', 'img_src_x-16c555b9')
+    """
+    ours = name in ("rel_dt_vs_strength", "robustness_vs_rel_dt") or name.startswith("bound_")
+    if re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,39}", name) and ".." not in name and not ours:
+        return name
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")[:40] or "plugin"
+    return f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 def blocks(report: Report, paths: dict[str, str], rows: list[dict]) -> list[Block]:
@@ -187,7 +211,7 @@ def load_store(directory: str | Path) -> tuple[list[dict], dict]:
         meta["provenance"] = _store_provenance(store, raw, meta)
     finally:
         store.close()
-    return [_flat(r) for r in raw], meta
+    return analysis.Rows(_flat(r) for r in raw), meta
 
 
 def _store_provenance(store: Store, rows: list[dict], meta: dict) -> dict:
@@ -266,38 +290,98 @@ def report_store(directory: str | Path, out: str | Path | None = None, margin: f
 
 
 def read_published(path: str | Path) -> list[dict]:
-    """Rows of a published-results CSV (schema above), rel_dt against each plugin's identity row."""
+    """Rows of a published-results CSV (schema above; UTF-8, a byte-order mark allowed), rel_dt against
+    each plugin's identity row. Every value is checked against ``COLUMNS`` (accuracies in [0, 100],
+    finite strengths, whole seeds >= 0) and every row must be whole (no missing cell, no empty
+    plugin, strength, seed or accuracy of a finished trial), each plugin+strength+seed once; the first
+    bad line is one RtError naming it. Linear in the rows (:class:`analysis.Rows`)."""
     path = Path(path)
     if not path.is_file():
         raise RtError(f"results file '{path}' not found; pass a CSV with columns {', '.join(REQUIRED)}[, rob_src]")
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-        if missing:
-            raise RtError(f"{path} lacks column(s) {', '.join(missing)}; "
-                          f"the schema is {', '.join(REQUIRED)}[, rob_src]")
-        rows = [_parse_row(r, i + 2, path) for i, r in enumerate(reader)]
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = _read_rows(csv.DictReader(fh), path)
+    except UnicodeDecodeError as err:
+        raise RtError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start}); save it as a UTF-8 CSV") from err
+    except csv.Error as err:
+        raise RtError(f"{path} is not a readable CSV ({err}); save it as a comma-separated UTF-8 CSV") from err
     return _with_rel_dt(rows, path)
+
+
+def _read_rows(reader: csv.DictReader, path: Path) -> analysis.Rows:
+    """The checked rows of ``reader`` (:func:`read_published`)."""
+    missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+    if missing:
+        raise RtError(f"{path} lacks column(s) {', '.join(missing)}; the schema is {', '.join(REQUIRED)}[, rob_src]")
+    rows = analysis.Rows(_parse_row(r, reader.line_num, path) for r in reader)
+    if not rows:
+        raise RtError(f"{path} has a header but no rows; add one row per trial ({', '.join(REQUIRED)})")
+    _check_once(rows, path)
+    return rows
+
+
+def _check_once(rows: analysis.Rows, path: Path) -> None:
+    """Each plugin+strength+seed once: a repeated row would count twice in every statistic."""
+    for (plugin, seed), group in rows._groups().items():
+        if len(group) > len({r["strength"] for r in group}):
+            strength = next(s for s in (r["strength"] for r in group) if sum(r["strength"] == s for r in group) > 1)
+            where = [i + 1 for i, r in enumerate(rows) if (r["plugin"], r["seed"], r["strength"]) == (plugin, seed,
+                                                                                                    strength)]
+            raise RtError(f"{path}: plugin '{plugin}' strength {strength:g} seed {seed} is in data rows "
+                          f"{where[0]} and {where[1]}; give each trial once")
 
 
 def _parse_row(r: dict, line: int, path: Path) -> dict:
     where = f"{path}:{line}"
-    row = {"plugin": r["plugin"].strip(), "strength": parse_number(r["strength"], f"{where} strength"),
-           "seed": int(parse_number(r["seed"], f"{where} seed")),
-           "status": (r.get("status") or "finished").strip(), "error": r.get("error") or None}
+    if None in r or None in r.values():
+        raise RtError(f"{where}: a row of {'more' if None in r else 'fewer'} cells than the header's; give every row "
+                      "one cell per column")
+    for key in ("plugin", "strength", "seed"):
+        if not r[key].strip():
+            raise RtError(f"{where}: column {key} is empty; every row needs plugin, strength and seed")
+    row = {"plugin": sys.intern(r["plugin"].strip()), "strength": _value(r["strength"], "strength", where),
+           "seed": _seed(r["seed"], where), "status": sys.intern((r.get("status") or "finished").strip()),
+           "error": r.get("error") or None}
     if row["status"] != "finished":
-        return {**row, **dict.fromkeys(("acc_src", "acc_tgt", "rob_src", "probe_acc_src"))}
-    for key in ("acc_src", "acc_tgt", "rob_src", "probe_acc_src"):
+        return {**row, **dict.fromkeys(ACCURACIES)}
+    for key in ACCURACIES:
         value = (r.get(key) or "").strip()
-        row[key] = parse_number(value, f"{where} {key}") if value else None
+        if not value and key in REQUIRED:
+            raise RtError(f"{where}: {key} is empty in a finished row; give it in percent, or a status such as failed")
+        row[key] = _value(value, key, where) if value else None
     return row
 
 
-def _with_rel_dt(rows: list[dict], path: Path) -> list[dict]:
+def _value(text: str, column: str, where: str) -> float:
+    try:
+        value = float(text)  # the common case, fast; a fraction "8/255", nan or inf go the long way
+    except ValueError:
+        value = float("nan")
+    if value != value or value in (float("inf"), float("-inf")):
+        value = parse_number(text.strip(), f"{where} {column}")
+    return COLUMNS[column](value, f"{where} {column}")
+
+
+def _seed(text: str, where: str) -> int:
+    if text.isdigit():
+        return COLUMNS["seed"](int(text), f"{where} seed")
+    try:
+        value = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        value = None
+    if value is None or value.denominator != 1:
+        raise RtError(f"{where} seed: '{text.strip()}' is not a whole number; seeds are integers like 0, 1, 2")
+    return COLUMNS["seed"](int(value), f"{where} seed")
+
+
+def _with_rel_dt(rows: analysis.Rows, path: Path) -> analysis.Rows:
     """Each row's rel_dt against its reference (``analysis.vanilla_row``, the rule the report uses);
     None where either is not finished."""
+    identity: dict[str, float] = {}
     for r in rows:
-        ident = identity_strength(r["plugin"])
+        ident = identity.get(r["plugin"])
+        if ident is None:
+            ident = identity[r["plugin"]] = identity_strength(r["plugin"])
         base = analysis.vanilla_row(rows, r["plugin"], ident, r["seed"])
         if r["status"] != "finished" or base is not None and base["status"] != "finished":
             r["rel_dt"] = None

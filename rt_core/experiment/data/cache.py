@@ -1,7 +1,9 @@
 """On-disk cache of generated datasets, keyed by a hash of their generation parameters.
 
 Files live in ``$RT_CACHE`` (default ``~/.cache/rt``) as ``NAME-HASH.pt`` holding uint8 images and
-int64 labels; writes are atomic (temporary file, then rename); reads use weights_only=True.
+int64 labels; writes are atomic (temporary file, then rename); reads use weights_only=True. A cache
+folder that cannot be written (``RT_CACHE`` a file, a read-only folder, a full disk) is one RtError
+line naming ``RT_CACHE``; so is a corrupt cached file.
 """
 
 from __future__ import annotations
@@ -37,10 +39,14 @@ def _read(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _write(path: Path, images: torch.Tensor, labels: torch.Tensor) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     torch.save({"images": images, "labels": labels}, buffer)
-    atomic_write(path, buffer.getvalue())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, buffer.getvalue())
+    except OSError as err:
+        raise RtError(f"RT_CACHE={path.parent}: cannot write the dataset cache there ({err.strerror or err}); set "
+                      "RT_CACHE to a folder you can write to (default ~/.cache/rt)") from err
 
 
 def cached(name: str, params: dict, make: Callable[[], tuple[torch.Tensor, torch.Tensor]]):
