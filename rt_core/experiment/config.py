@@ -151,8 +151,9 @@ NON_NEGATIVE = Check(low=0)
 AT_LEAST_ONE = Check(low=1, integer=True)
 SEED = Check(low=0, high=SEED_MAX, integer=True)
 FRACTION = Check(low=0, high=1)
-OUT = Check(text=True, nonempty=True, says="is empty; give a folder or file name, e.g. runs/mine (an empty path would write "
-                                "into the current folder)")
+OUT = Check(text=True, nonempty=True,
+            says="is empty; give a folder or file name, e.g. runs/mine (an empty path would write into the current "
+                 "folder)")
 MOMENTUM = Check(low=0, high=1, high_open=True)
 EPOCHS = Check(items="int", low=1)
 SEEDS = Check(items="int", low=0, high=SEED_MAX, nonempty=True,
