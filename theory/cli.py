@@ -198,6 +198,13 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, default=None,
                    help="replication: seeds in each of those studies (default: as many as the store has)")
     p.add_argument("--draws", type=int, default=200, help="replication: draws of the --runs studies (default 200)")
+    p.add_argument("--calibration-draws", type=int, default=200, metavar="N",
+                   help="calibration: null studies (strengths permuted within seeds) passed through the "
+                        "report's rule, each also with planted effects of 1, 2, 5, 10 points; 0 skips (default 200)")
+    p.add_argument("--demo", metavar="CONFIG",
+                   help="a demo config on the store's grid (e.g. examples/quickstart.toml): how often demo-sized "
+                        "subsets of the store's seeds contradict the store's verdicts")
+    p.add_argument("--demo-draws", type=int, default=500, metavar="N", help="subsets drawn for --demo (default 500)")
     p.add_argument("--json", action="store_true",
                    help="rows as JSON, each with its replication share (the joint counts are in the text)")
 
@@ -207,25 +214,36 @@ def plan_command(args: argparse.Namespace) -> int:
     often independent studies would reach the same verdicts."""
     import dataclasses
 
-    from theory.report.job import store_plan, store_replication
+    from theory.report.calibration import calibration_json, calibration_text, contradiction_text
+    from theory.report.job import store_calibration, store_contradictions, store_plan, store_replication, store_tables
 
     if not 0.0 < args.power < 1.0:
         raise RtError(f"--power must lie in (0, 1), got {args.power}")
     if args.effect is not None and args.effect <= 0:
         raise RtError(f"--effect must be > 0 points, got {args.effect}")
-    for flag, value, low in (("--runs", args.runs, 2), ("--seeds", args.seeds, 1), ("--draws", args.draws, 1)):
+    for flag, value, low in (("--runs", args.runs, 2), ("--seeds", args.seeds, 1), ("--draws", args.draws, 1),
+                             ("--calibration-draws", args.calibration_draws, 0), ("--demo-draws", args.demo_draws, 1)):
         if value is not None and value < low:
             raise RtError(f"{flag} must be at least {low}, got {value}")
-    rows, alpha = store_plan(args.directory, args.effect, args.power)
+    tables = store_tables(args.directory)
+    rows, alpha = store_plan(tables, args.effect, args.power)
     if not rows:
         raise RtError(f"{args.directory} holds no plugin trials (only vanilla ones): nothing to plan; "
                       "run a config with a [[sweep]]")
-    rep = store_replication(args.directory, args.seeds, args.runs, args.draws)
+    rep = store_replication(tables, args.seeds, args.runs, args.draws)
+    cal = store_calibration(tables, args.calibration_draws) if args.calibration_draws else None
+    demo = store_contradictions(tables, args.demo, None, args.demo_draws) if args.demo else None
     if args.json:
-        print(json.dumps([{**dataclasses.asdict(r), "replication": _replication_json(rep, r.plugin)}
-                          for r in rows], indent=2))
+        print(json.dumps({"plan": [{**dataclasses.asdict(r), "replication": _replication_json(rep, r.plugin)}
+                                   for r in rows],
+                          "calibration": None if cal is None else calibration_json(cal),
+                          "demo": None if demo is None else [dataclasses.asdict(c) for c in demo]}, indent=2))
         return 0
     _print_plan(rows, alpha, rep)
+    if cal is not None:
+        print("\n" + calibration_text(cal))
+    if demo is not None:
+        print("\n" + contradiction_text(demo, args.demo))
     return 0
 
 

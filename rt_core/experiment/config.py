@@ -268,6 +268,9 @@ class ReportConfig:
     ``plan_effect``: the rel_dt effect (points over the swept range) ``rt plan`` sizes a study to
     detect; 0 means "the equivalence margin" (effects beyond delta should be found, those inside
     it are negligible). ``resamples``: seed-bootstrap resamples for intervals and stability.
+    ``calibration_draws``: null studies (strength labels permuted within seeds) the report passes
+    through its own rule to show it is calibrated, each also with planted effects; 0 leaves the
+    section out.
     """
 
     equivalence_margin: float = checked(2.0, POSITIVE)
@@ -275,6 +278,7 @@ class ReportConfig:
                                        says="expected a number in (0, 0.5) (the usual value is 0.05)"))
     plan_effect: float = checked(0.0, NON_NEGATIVE)
     resamples: int = checked(1000, AT_LEAST_ONE)
+    calibration_draws: int = checked(100, Check(low=0, integer=True))
 
 
 @dataclass(frozen=True)

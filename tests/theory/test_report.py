@@ -71,6 +71,18 @@ def test_holm_on_a_known_family():
     assert sorted([ds["a"].p_holm, ds["b"].p_holm]) == pytest.approx([2 * raw[0], max(2 * raw[0], raw[1])])
 
 
+def test_holm_by_hand_equals_statsmodels_on_random_families():
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(0)
+    for m in (1, 2, 3, 8, 20):
+        for _ in range(4):  # statsmodels' gc.collect() per call makes each check slow
+            p = rng.uniform(0, 0.2, m) ** rng.uniform(0.5, 3)
+            p[rng.integers(0, m)] = p[0]  # ties too
+            assert st.holm(list(p)) == pytest.approx(list(multipletests(p, method="holm")[1]), rel=1e-12, abs=0)
+    assert st.holm([]) == []
+
+
 def test_stability_is_one_for_a_clear_effect_and_a_coin_flip_at_the_boundary():
     clear = {"c": _table(3.0, seeds=8)}
     full = {"c": _decide(clear, {"c": "rises"})["c"].verdict}
@@ -165,12 +177,22 @@ def test_plan_command_prints_the_replication_of_a_committed_demo(capsys):
     from rt_core.cli import main
 
     store = ROOT / "docs" / "results" / "demo-seeds-0-4"
-    assert main(["plan", str(store), "--seeds", "5", "--draws", "40"]) == 0
+    # the demo config that store was run with: every draw of 5 of its 5 seeds is the study itself,
+    # so no decided verdict may contradict it
+    demo = ["--demo", str(ROOT / "examples" / "digits_full_probe.toml"), "--demo-draws", "3"]
+    assert main(["plan", str(store), "--seeds", "5", "--draws", "40", "--calibration-draws", "4", *demo]) == 0
     text = capsys.readouterr().out
+    assert "calibration: 4 null studies of 5 seeds" in text and "(95% Clopper-Pearson) against alpha 0.05" in text
+    assert "decided demo verdicts that contradict the study: 0 of" in text
     assert "same 3x5: share of 40 draws of 3 independent studies of 5 seeds each" in text
     assert "3 studies of 5 seeds reach the same verdicts on all 7 plugins in" in text
-    assert main(["plan", str(store), "--seeds", "5", "--draws", "40", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    assert main(["plan", str(store), "--seeds", "5", "--draws", "40", "--json", "--calibration-draws", "4",
+                 *demo]) == 0
+    out = json.loads(capsys.readouterr().out)
+    rows = out["plan"]
+    assert out["calibration"]["draws"] == 4 and set(out["calibration"]["planted"]) == {"1", "2", "5", "10"}
+    assert {r["plugin"] for r in out["demo"]} == {r["plugin"] for r in rows}
+    assert all(r["draws"] == 3 and r["contradicts"] == 0 and r["same"] == r["decided"] for r in out["demo"])
     line = next(ln for ln in text.splitlines() if ln.startswith("rescale "))
     rescale = next(r for r in rows if r["plugin"] == "rescale")["replication"]
     assert rescale["runs"] == 3 and line.split()[-1] == f"{rescale['same_verdict']:.2f}"
@@ -298,7 +320,8 @@ def test_predictions_come_from_the_config_whatever_the_trials_did():
 
 def test_report_and_plan_from_a_tiny_store(tmp_path, monkeypatch):
     monkeypatch.setenv("RT_CACHE", str(tmp_path / "cache"))
-    cfg = load_config(write_tiny(tmp_path / "tiny.toml", "[report]\nequivalence_margin = 3.0\nresamples = 100\n"))
+    cfg = load_config(write_tiny(tmp_path / "tiny.toml",
+                                 "[report]\nequivalence_margin = 3.0\nresamples = 100\ncalibration_draws = 5\n"))
     run_sweep(cfg, str(tmp_path / "exp"), executor=LocalExecutor(), device="cpu", quiet=True)
     md = report_store(tmp_path / "exp")
     text = md.read_text()
@@ -313,6 +336,11 @@ def test_report_and_plan_from_a_tiny_store(tmp_path, monkeypatch):
         assert f"figures/{fig}.png" in text
     html = (tmp_path / "exp" / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 4 and "Provenance" in html and "<table>" in html
+    # calibration: 5 null studies through the report's rule, and the blocked robustness correlation
+    assert verdicts["calibration"]["draws"] == 5 and verdicts["calibration"]["familywise"]["n"] == 5
+    assert "Is the rule calibrated?" in text and "5 null studies of 2 seeds" in text
+    assert set(verdicts["robustness_blocked"]["per_plugin"]) == {"blur", "weight_decay"}
+    assert "Blocked by seed (Spearman rho within each seed" in text
     plan, alpha = store_plan(tmp_path / "exp", effect=5.0)
     assert alpha == 0.05 and {r.plugin for r in plan} == {"blur", "weight_decay"}
 

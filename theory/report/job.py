@@ -40,9 +40,10 @@ from theory.matching import (
     predict,
     strength_label,
 )
-from theory.report import analysis, figures, headroom, sections
+from theory.report import analysis, calibration, figures, headroom, sections
 from theory.report import statistics as st
 from theory.report.plan import plan, replication
+from theory.report.robustness import blocked_text, robustness_blocked
 from theory.report.scoreboard import attach_scoreboard, scoreboard_figure, scoreboard_section
 from theory.report.verdicts import Correlation, Replication, Report, Settings
 
@@ -78,9 +79,13 @@ def build_report(rows: list[dict], title: str, cfg: ReportConfig, min_acc: float
     verdicts = analysis.analyse(data, predictions, {p: strength_label(p) for p in plugins}, settings)
     effect = cfg.plan_effect or cfg.equivalence_margin
     expected = {p: predictions[p].expected for p in plugins}
-    study = plan(analysis.Family.of(data, expected, cfg.alpha, cfg.equivalence_margin), effect)
+    family = analysis.Family.of(data, expected, cfg.alpha, cfg.equivalence_margin)
+    study = plan(family, effect)
     report = Report(title, settings, verdicts, analysis.robustness(data, cfg.resamples), study, provenance,
                     analysis.trial_counts(rows, data, min_acc))
+    report.robustness_blocked = robustness_blocked(data, cfg.resamples)
+    if cfg.calibration_draws and len(seeds) >= 2:
+        report.calibration = calibration.calibrate(family, cfg.calibration_draws)
     attach_scoreboard(report, rows, data)
     return report, data
 
@@ -127,7 +132,8 @@ def blocks(report: Report, paths: dict[str, str], rows: list[dict]) -> list[Bloc
         out += [Heading(f"{v.plugin}", 3), Figure(paths[v.plugin], f"{v.plugin}: accuracies and rel_dt vs strength"),
                 sections.strength_table(v), *sections.theory_blocks(v, paths.get(f"bound_{v.plugin}")),
                 *sections.notes(v)]
-    out += _robustness_blocks(report, paths) + scoreboard_section(report, paths) + _plan_blocks(report)
+    out += _robustness_blocks(report, paths) + scoreboard_section(report, paths) + _calibration_blocks(report)
+    out += _plan_blocks(report)
     failed = [r for r in rows if r["status"] != "finished"]
     if failed:
         out += [Heading("Failed or diverged trials"),
@@ -164,7 +170,28 @@ def _robustness_blocks(report: Report, paths: dict[str, str]) -> list[Block]:
         text += (f" Trials of one seed share their vanilla, so the naive p = {c.p_value:.2g} overstates the "
                  "evidence; read the seed interval. [SAL20] reads robustness as what transfers; [XU22] says it "
                  "is not a reliable predictor.")
+    if report.robustness_blocked is not None:
+        text += " " + blocked_text(report.robustness_blocked)
     return [Heading("Robustness vs relative DT"), Figure(paths["robustness"], "rob_src vs rel_dt"), Text(text)]
+
+
+def _calibration_blocks(report: Report) -> list[Block]:
+    cal = report.calibration
+    if cal is None:
+        return []
+    lo, hi = cal.familywise.interval
+    word = "calibrated" if cal.calibrated else "**not calibrated**: the whole interval lies above alpha"
+    effects = list(cal.found)
+    rows = tuple((p, f"{share.value:.2f}", *(f"{cal.found[e][p].value:.2f}" for e in effects))
+                 for p, share in cal.per_plugin.items())
+    return [Heading("Is the rule calibrated?"),
+            Text(f"{cal.draws} null studies of {cal.seeds} seeds, each these tables with the strength labels "
+                 f"permuted within every seed (no effect of strength, the measured spread), decided by this "
+                 f"report's rule: a false decision (a significant trend) in any plugin in {cal.familywise.value:.1%} "
+                 f"of them (95% Clopper-Pearson [{lo:.1%}, {hi:.1%}]) against alpha = {cal.alpha:g}: {word}. "
+                 f"Planted effects over the swept range, one plugin at a time, found (significant after Holm, "
+                 f"rising) in the share of studies shown."),
+            Table(("plugin", "false decisions", *(f"found +{e:g}" for e in effects)), rows)]
 
 
 def _plan_blocks(report: Report) -> list[Block]:
@@ -249,11 +276,27 @@ def store_report(directory: str | Path, margin: float | None = None) -> tuple[Re
     return report, data, rows
 
 
-def _store_tables(directory: str | Path) -> tuple[dict, dict[str, str], ReportConfig]:
-    """(per-plugin data, predicted direction by plugin, report settings) of a results store."""
-    rows, meta, cfg, min_acc, swept = _store_inputs(directory, None)
+@dataclasses.dataclass(frozen=True)
+class StoreTables:
+    """A results store read once for ``rt plan``: per-plugin data, predicted direction by plugin, and
+    the store's report settings."""
+
+    data: dict
+    expected: dict[str, str]
+    cfg: ReportConfig
+
+    @property
+    def family(self) -> analysis.Family:
+        return analysis.Family.of(self.data, self.expected, self.cfg.alpha, self.cfg.equivalence_margin)
+
+
+def store_tables(source: str | Path | StoreTables) -> StoreTables:
+    """The ``StoreTables`` of a results store directory (a ``StoreTables`` is passed through)."""
+    if isinstance(source, StoreTables):
+        return source
+    rows, meta, cfg, min_acc, swept = _store_inputs(source, None)
     _, data, predictions = _plugins(rows, min_acc, swept, json.loads(meta["config"] or "{}"))
-    return data, {p: prediction.expected for p, prediction in predictions.items()}, cfg
+    return StoreTables(data, {p: prediction.expected for p, prediction in predictions.items()}, cfg)
 
 
 def store_headroom(directory: str | Path) -> tuple[list, list]:
@@ -267,20 +310,20 @@ def store_headroom(directory: str | Path) -> tuple[list, list]:
     return table, headroom.checks(table, classes)
 
 
-def store_plan(directory: str | Path, effect: float | None = None, power: float = 0.8) -> tuple[list, float]:
+def store_plan(source: str | Path | StoreTables, effect: float | None = None, power: float = 0.8
+               ) -> tuple[list, float]:
     """(PlanRows, alpha) of a results store: seeds to detect ``effect`` (default: the store's
     ``[report] plan_effect``, else its equivalence margin) with ``power``."""
-    data, expected, cfg = _store_tables(directory)
-    size = effect or cfg.plan_effect or cfg.equivalence_margin
-    return plan(analysis.Family.of(data, expected, cfg.alpha, cfg.equivalence_margin), size, power), cfg.alpha
+    tables = store_tables(source)
+    size = effect or tables.cfg.plan_effect or tables.cfg.equivalence_margin
+    return plan(tables.family, size, power), tables.cfg.alpha
 
 
-def store_replication(directory: str | Path, seeds: int | None = None, runs: int = 3,
+def store_replication(source: str | Path | StoreTables, seeds: int | None = None, runs: int = 3,
                       draws: int = 200) -> Replication | None:
     """``theory.report.plan.replication`` of a results store: ``runs`` studies of ``seeds`` seeds
     (default: as many as the store has)."""
-    data, expected, cfg = _store_tables(directory)
-    return replication(analysis.Family.of(data, expected, cfg.alpha, cfg.equivalence_margin), seeds, runs, draws)
+    return replication(store_tables(source).family, seeds, runs, draws)
 
 
 def report_store(directory: str | Path, out: str | Path | None = None, margin: float | None = None) -> Path:
@@ -404,3 +447,33 @@ def report_published(path: str | Path, out: str | Path, margin: float | None = N
     report, data = build_report(rows, f"Theory vs published results: {Path(path).name}", cfg,
                                 min_acc_for(num_classes), {}, provenance)
     return write(out, report, data, rows)
+
+
+def store_calibration(source: str | Path | StoreTables, draws: int = 200,
+                      effects: tuple[float, ...] = calibration.PLANTED) -> calibration.Calibration:
+    """``theory.report.calibration.calibrate`` on a results store's own rel_dt tables."""
+    return calibration.calibrate(store_tables(source).family, draws, effects)
+
+
+def store_contradictions(source: str | Path | StoreTables, demo: str | Path, size: int | None = None,
+                         draws: int = 500) -> list[calibration.Contradiction]:
+    """Demo-sized subsets of a study store at the grid points of the ``demo`` config (its plugins and
+    strengths; ``size`` seeds, default as many as the demo config lists) against the study's verdicts."""
+    from rt_core.engine import load_config  # the engine imports torch: only this command needs it
+
+    tables = store_tables(source)
+    data = tables.data
+    demo_cfg = load_config(demo)
+    columns = {}
+    for sweep in demo_cfg.sweep:
+        if sweep.plugin not in data:
+            raise RtError(f"the demo sweeps {sweep.plugin}, which the study does not")
+        try:
+            columns[sweep.plugin] = calibration.demo_columns(data[sweep.plugin].levels, list(sweep.strengths))
+        except ValueError as err:
+            raise RtError(f"{sweep.plugin}: {err}; the demo must sit on the study's grid") from err
+    family = tables.family
+    n = size or len(demo_cfg.seeds)
+    if n > family.seeds:
+        raise RtError(f"a demo of {n} seeds cannot be drawn from the study's {family.seeds} seeds")
+    return calibration.contradictions(family, columns, n, draws)

@@ -8,6 +8,11 @@ range (identity to strongest), in points, averaged over seeds (see theory.report
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # both modules build on this one
+    from theory.report.calibration import Calibration
+    from theory.report.robustness import RobustnessByBlock
 
 
 @dataclass(frozen=True)
@@ -239,6 +244,8 @@ class Report:
     provenance: dict = field(default_factory=dict)
     counts: TrialCounts | None = None
     scoreboard: Scoreboard | None = None
+    robustness_blocked: RobustnessByBlock | None = None
+    calibration: Calibration | None = None
 
 
 @dataclass(frozen=True)
