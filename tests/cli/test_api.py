@@ -51,7 +51,9 @@ def test_rt_demo_from_outside_the_checkout(tmp_path):
     tiny = tmp_path / "tiny.toml"
     from tests.helpers.tiny import TINY
 
-    tiny.write_text(TINY.replace("seeds = [0, 1]", "seeds = [0]").replace("strengths = [1e-3]", "strengths = []"))
+    one_sweep = TINY.replace('[[sweep]]\nplugin = "weight_decay"\nstrengths = [1e-3]\n', "")
+    assert one_sweep != TINY
+    tiny.write_text(one_sweep.replace("seeds = [0, 1]", "seeds = [0]"))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RT_CACHE": str(tmp_path / "cache")}

@@ -82,7 +82,7 @@ def test_shipped_presets_validate():
         cfg = load_config(root / name)
         assert cfg.sweep
     quick = load_config(root / "quickstart.toml")
-    assert {"blur", "rotation"} <= {s.plugin for s in quick.sweep}
+    assert {"weight_decay", "last_layer"} <= {s.plugin for s in quick.sweep}
     # identity + 2 strengths: three ordered levels per plugin for the blocked trend test; >= 5 seeds
     assert all(len(s.strengths) >= 2 for s in quick.sweep) and len(quick.seeds) >= 5
 
