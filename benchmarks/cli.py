@@ -14,7 +14,7 @@ from pathlib import Path
 from rt_core import RtError, hookimpl
 
 BENCHMARKS = ("head_fit", "augment", "pgd", "train_step", "packed", "gpu", "parallel", "step_profile", "sweep")
-LONG = ("parallel_sweep", "scores")  # minutes each: run only when named
+LONG = ("parallel_sweep", "scores", "import_rows")  # minutes each: run only when named
 TINY = ("gpu", "packed")  # those with tiny sizes (--tiny): the CPU dry run of benchmarks/gpu_run.sh
 
 
