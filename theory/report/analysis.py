@@ -21,7 +21,6 @@ whose verdict equals the full-data verdict; below 0.8 the verdict is labelled un
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -284,13 +283,9 @@ def drawn_verdicts(family: Family, size: int, draws: int, rng: np.random.Generat
     n = family.seeds
     if n == 0:
         return
-    gc.freeze()  # statsmodels' Holm calls gc.collect(): slow with torch loaded unless the heap is frozen
-    try:
-        for _ in range(draws):
-            idx = rng.integers(0, n, size)
-            yield {p: d.verdict for p, d in decide_family(family.drawn(idx)).items()}
-    finally:
-        gc.unfreeze()
+    for _ in range(draws):
+        idx = rng.integers(0, n, size)
+        yield {p: d.verdict for p, d in decide_family(family.drawn(idx)).items()}
 
 
 def resampled_verdicts(family: Family, size: int, resamples: int, rng: np.random.Generator) -> dict[str, Counter]:
