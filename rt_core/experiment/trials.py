@@ -96,11 +96,13 @@ def trial_key(cfg: ExperimentConfig, trial: Trial) -> str:
 
 
 def expand(cfg: ExperimentConfig) -> list[Trial]:
-    """Vanilla per seed first, then every sweep's strengths, seed by seed."""
-    trials = [Trial(VANILLA, 0.0, seed) for seed in cfg.seeds]
-    for sweep in cfg.sweep:
-        for strength in sweep.strengths:
-            trials += [Trial(sweep.plugin, float(strength), seed, dict(sweep.options)) for seed in cfg.seeds]
+    """Seed by seed: the seed's vanilla, then every sweep's strengths in config order. A sweep stopped
+    part-way so holds whole seeds (every trial of the first seeds), which a report can already read."""
+    trials = []
+    for seed in cfg.seeds:
+        trials.append(Trial(VANILLA, 0.0, seed))
+        trials += [Trial(sweep.plugin, float(strength), seed, dict(sweep.options))
+                   for sweep in cfg.sweep for strength in sweep.strengths]
     unique: dict[str, Trial] = {}
     for t in trials:
         unique.setdefault(trial_key(cfg, t), t)

@@ -14,7 +14,8 @@ GOOD = {"seeds": [0, 1], "sweep": [{"plugin": "blur", "strengths": [0.5, 1.0]},
 def test_good_config_and_trial_expansion():
     cfg = from_dict(GOOD)
     trials = expand(cfg)
-    assert [t.plugin for t in trials[:2]] == [VANILLA, VANILLA] and len(trials) == 2 + 2 * 2 + 1 * 2
+    assert len(trials) == 2 + 2 * 2 + 1 * 2  # seed by seed: a stopped sweep holds whole seeds
+    assert [(t.plugin, t.seed) for t in trials[:4]] == [(VANILLA, 0), ("blur", 0), ("blur", 0), ("adversarial", 0)]
     assert trials[-1].strength == 8 / 255 and trials[-1].options == {"norm": "linf"}
     keys = [trial_key(cfg, t) for t in trials]
     assert len(set(keys)) == len(keys) and keys == [trial_key(from_dict(GOOD), t) for t in expand(from_dict(GOOD))]
