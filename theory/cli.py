@@ -205,6 +205,9 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
                    help="a demo config on the store's grid (e.g. examples/quickstart.toml): how often demo-sized "
                         "subsets of the store's seeds contradict the store's verdicts")
     p.add_argument("--demo-draws", type=int, default=500, metavar="N", help="subsets drawn for --demo (default 500)")
+    p.add_argument("--figure", metavar="PATH.png",
+                   help="also draw the calibration (planted effects found, null false decisions) and, with "
+                        "--demo, the demo-against-study outcomes into this PNG")
     p.add_argument("--json", action="store_true",
                    help="rows as JSON, each with its replication share (the joint counts are in the text)")
 
@@ -225,6 +228,7 @@ def plan_command(args: argparse.Namespace) -> int:
                              ("--calibration-draws", args.calibration_draws, 0), ("--demo-draws", args.demo_draws, 1)):
         if value is not None and value < low:
             raise RtError(f"{flag} must be at least {low}, got {value}")
+    _check_figure(args)
     tables = store_tables(args.directory)
     rows, alpha = store_plan(tables, args.effect, args.power)
     if not rows:
@@ -233,6 +237,10 @@ def plan_command(args: argparse.Namespace) -> int:
     rep = store_replication(tables, args.seeds, args.runs, args.draws)
     cal = store_calibration(tables, args.calibration_draws) if args.calibration_draws else None
     demo = store_contradictions(tables, args.demo, None, args.demo_draws) if args.demo else None
+    if args.figure:
+        from theory.report.plan_figures import plan_figure
+
+        plan_figure(args.figure, cal, demo, args.demo or "")
     if args.json:
         print(json.dumps({"plan": [{**dataclasses.asdict(r), "replication": _replication_json(rep, r.plugin)}
                                    for r in rows],
@@ -245,6 +253,22 @@ def plan_command(args: argparse.Namespace) -> int:
     if demo is not None:
         print("\n" + contradiction_text(demo, args.demo))
     return 0
+
+
+def _check_figure(args: argparse.Namespace) -> None:
+    """--figure names a .png in an existing folder and has something to draw."""
+    if not args.figure:
+        return
+    path = Path(args.figure)
+    if path.suffix.lower() != ".png":
+        raise RtError(f"--figure {args.figure}: give a file name ending in .png")
+    if not path.parent.is_dir():
+        raise RtError(f"--figure {args.figure}: folder {path.parent} does not exist; create it first")
+    if path.is_dir():
+        raise RtError(f"--figure {args.figure} is a folder; give a file name ending in .png")
+    if not args.calibration_draws and not args.demo:
+        raise RtError("--figure draws the calibration or the demo against the study: drop "
+                      "--calibration-draws 0 or add --demo CONFIG")
 
 
 def _replication_json(rep, plugin: str) -> dict | None:

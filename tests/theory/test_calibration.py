@@ -101,3 +101,20 @@ def test_demo_columns_must_sit_on_the_study_grid():
     assert cal.demo_columns([0.0, 0.5, 1.0, 2.0], [2.0, 0.5]) == [0, 1, 3]
     with pytest.raises(ValueError, match="not among the study's levels"):
         cal.demo_columns([0.0, 0.5, 1.0], [0.75])
+
+
+def test_the_plan_figure_stacks_each_plugins_outcomes_to_one_and_is_written(tmp_path):
+    from theory.report.plan_figures import _outcomes, plan_figure
+
+    decided_study = cal.Contradiction("x", "agrees", 10, decided=6, same=5, contradicts=1)
+    open_study = cal.Contradiction("y", "inconclusive", 10, decided=4, same=0, contradicts=1)
+    assert _outcomes(decided_study) == pytest.approx(
+        {"same as the study": 0.5, "decided, study not": 0.0, "inconclusive": 0.4, "contradicts": 0.1})
+    assert _outcomes(open_study) == pytest.approx(
+        {"same as the study": 0.0, "decided, study not": 0.3, "inconclusive": 0.6, "contradicts": 0.1})
+    result = cal.calibrate(_null_family(seeds=6, plugins=2), draws=5, effects=(1.0, 10.0))
+    path = plan_figure(tmp_path / "plan.png", result, [decided_study, open_study], "demo.toml")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plan_figure(tmp_path / "cal.png", result, None).exists()
+    with pytest.raises(ValueError, match="nothing to draw"):
+        plan_figure(tmp_path / "none.png", None, None)

@@ -173,15 +173,18 @@ def test_replication_of_a_clear_effect_an_unpredicted_plugin_and_too_few_seeds()
     assert replication(_family({"x": clear[:2]}, {"x": "rises"}), seeds=5) is None
 
 
-def test_plan_command_prints_the_replication_of_a_committed_demo(capsys):
+def test_plan_command_prints_the_replication_of_a_committed_demo(tmp_path, capsys):
     from rt_core.cli import main
 
     store = ROOT / "docs" / "results" / "demo-seeds-0-4"
     # the demo config that store was run with: every draw of 5 of its 5 seeds is the study itself,
     # so no decided verdict may contradict it
     demo = ["--demo", str(ROOT / "examples" / "digits_full_probe.toml"), "--demo-draws", "3"]
-    assert main(["plan", str(store), "--seeds", "5", "--draws", "40", "--calibration-draws", "4", *demo]) == 0
+    figure = tmp_path / "plan.png"
+    assert main(["plan", str(store), "--seeds", "5", "--draws", "40", "--calibration-draws", "4", *demo,
+                 "--figure", str(figure)]) == 0
     text = capsys.readouterr().out
+    assert figure.read_bytes()[:4] == b"\x89PNG"
     assert "calibration: 4 null studies of 5 seeds" in text and "(95% Clopper-Pearson) against alpha 0.05" in text
     assert "decided demo verdicts that contradict the study: 0 of" in text
     assert "same 3x5: share of 40 draws of 3 independent studies of 5 seeds each" in text
@@ -199,6 +202,11 @@ def test_plan_command_prints_the_replication_of_a_committed_demo(capsys):
     for flag in (["--runs", "1"], ["--seeds", "0"], ["--draws", "0"]):
         assert main(["plan", str(store), *flag]) == 2
         assert "must be at least" in capsys.readouterr().err
+    for flag, says in ((["--figure", str(tmp_path / "plan.txt")], "ending in .png"),
+                       (["--figure", str(tmp_path / "nope" / "p.png")], "does not exist; create it first"),
+                       (["--figure", str(figure), "--calibration-draws", "0"], "drop --calibration-draws 0")):
+        assert main(["plan", str(store), *flag]) == 2
+        assert says in capsys.readouterr().err
 
 
 def test_plan_of_a_vanilla_only_store_is_one_clear_error(tmp_path, monkeypatch, capsys):
