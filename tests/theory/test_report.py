@@ -594,3 +594,31 @@ def test_predictions_are_t4_on_what_the_stores_model_sees(tmp_path):
         assert {c.verdict for c in v.prediction.strengths} == {"invariant"}
     finally:
         rt_core.unregister_plugin("theory-test-ops")
+
+
+def test_a_store_read_mid_sweep_is_reported_on_its_whole_seeds_only(tmp_path):
+    import shutil
+    import sqlite3
+    from types import SimpleNamespace
+
+    from theory.report.job import _store_inputs, store_tables
+    from theory.report.sections import left_out_text
+
+    store = tmp_path / "exp"
+    shutil.copytree(ROOT / "docs" / "results" / "demo-seeds-0-4", store)
+    with sqlite3.connect(store / "results.sqlite") as db:  # seed 4 stopped part-way, seed 3 runs one trial
+        db.execute("DELETE FROM trials WHERE seed = 4 AND plugin IN ('rotation', 'translation')")
+        db.execute("UPDATE trials SET status = 'running' WHERE seed = 3 AND plugin = 'blur' AND rowid = "
+                   "(SELECT min(rowid) FROM trials WHERE seed = 3 AND plugin = 'blur')")
+    rows, meta, *_ = _store_inputs(store, None)
+    assert {r["seed"] for r in rows} == {0, 1, 2} and meta["provenance"]["seeds_left_out"] == [3, 4]
+    assert store_tables(store).family.seeds == 3
+    assert "Seed(s) 3, 4 left out: not all of their trials have run yet" in left_out_text(
+        SimpleNamespace(provenance=meta["provenance"]))
+    with sqlite3.connect(store / "results.sqlite") as db:  # a failed trial is settled: its seed stays whole
+        db.execute("DELETE FROM trials WHERE seed IN (3, 4)")
+        db.execute("UPDATE trials SET status = 'failed' WHERE seed = 2 AND plugin = 'blur' AND rowid = "
+                   "(SELECT min(rowid) FROM trials WHERE seed = 2 AND plugin = 'blur')")
+    rows, meta, *_ = _store_inputs(store, None)
+    assert {r["seed"] for r in rows} == {0, 1, 2} and "seeds_left_out" not in meta["provenance"]
+    assert left_out_text(SimpleNamespace(provenance=meta["provenance"])) == ""

@@ -94,6 +94,29 @@ class Rows(list):
         return None
 
 
+def whole_seeds(rows: list[dict]) -> tuple[Rows, list[int]]:
+    """(the rows of the whole seeds, the seeds left out). A seed is whole when it holds a settled trial
+    (any status but ``running``) of every (plugin, strength) that any seed holds. A sweep runs seed by
+    seed, so a store read while it runs, or after it was stopped, holds its first seeds whole and its
+    last one in part: those trials are missing because they have not run, not because they failed, and
+    leaving their seed out biases nothing (a failed or diverged trial is settled and still counts
+    against its seed in the verdict's rule).
+
+    >>> rows = [{"plugin": p, "strength": s, "seed": seed, "status": "finished"}
+    ...         for seed in (0, 1) for p, s in (("vanilla", 0.0), ("blur", 1.0))][:-1]
+    >>> kept, left = whole_seeds(rows)
+    >>> sorted({r["seed"] for r in kept}), left
+    ([0], [1])
+    """
+    cells: dict[int, set] = {}
+    for r in rows:
+        if r["status"] != "running":
+            cells.setdefault(r["seed"], set()).add((r["plugin"], r["strength"]))
+    every = set().union(*cells.values()) if cells else set()
+    left = sorted({r["seed"] for r in rows} - {seed for seed, held in cells.items() if held == every})
+    return Rows(r for r in rows if r["seed"] not in left), left
+
+
 def vanilla_row(rows: list[dict], plugin: str, identity: float, seed: int) -> dict | None:
     """The reference of ``plugin``'s trials of ``seed``: its own row at the identity strength, else the
     seed's ``vanilla`` row (the last one when a table repeats it); None when there is neither. Rows

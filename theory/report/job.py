@@ -256,6 +256,12 @@ def _store_provenance(store: Store, rows: list[dict], meta: dict) -> dict:
 def _store_inputs(directory: str | Path, margin: float | None) -> tuple[list[dict], dict, ReportConfig, float, dict]:
     """(rows, meta, report settings, min acc_src, swept strengths by plugin) of a results store."""
     rows, meta = load_store(directory)
+    rows, left = analysis.whole_seeds(rows)
+    if not rows:
+        raise RtError(f"{directory}: no seed has all its trials settled yet (seeds {', '.join(map(str, left))} are "
+                      "in progress); report once the first seed is complete")
+    if left:
+        meta["provenance"]["seeds_left_out"] = left
     cfg = ReportConfig(**json.loads(meta["report"])) if meta["report"] else ReportConfig()
     if margin is not None:
         if margin <= 0:

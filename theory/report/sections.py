@@ -74,7 +74,7 @@ def summary(report: Report) -> Text:
         f"{len(plugins)} plugins over seeds {', '.join(map(str, s.seeds))}: **{counts['agrees']} agree, "
         f"{counts['disagrees']} disagree, {counts['inconclusive']} inconclusive** with the theory as formalised "
         f"in this toolkit (T1-T5 of its docs/science.md, a reconstruction of [XU22]).{unstable_decided(plugins)} "
-        f"{excluded_text(report)}\n\n"
+        f"{excluded_text(report)}{left_out_text(report)}\n\n"
         f"How to read it: seeds are blocks (every trial's rel_dt is taken against its own seed's vanilla). The "
         f"trend test is Page's L over the ordered strengths with seeds as blocks, two-sided, Holm-corrected over "
         f"the {len(plugins)} plugins at alpha = {s.alpha:g}. The effect is the fitted change of rel_dt from the "
@@ -86,6 +86,15 @@ def summary(report: Report) -> Text:
         f"unstable). \"Why rel_dt moved\" splits the effect into Δ acc_tgt - Δ acc_src; the probe effect "
         f"replaces the source head by a fresh linear probe on the frozen features, so a source head that fails "
         f"on clean images is told apart from features that transfer.")
+
+
+def left_out_text(report: Report) -> str:
+    """" Seeds ... left out: ..." when the store holds seeds whose trials have not all run yet."""
+    left = report.provenance.get("seeds_left_out")
+    if not left:
+        return ""
+    return (f" Seed(s) {', '.join(map(str, left))} left out: not all of their trials have run yet (a sweep runs "
+            f"seed by seed; rerun the same `rt run` to finish them).")
 
 
 def excluded_text(report: Report) -> str:
