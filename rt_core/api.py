@@ -23,6 +23,7 @@ from rt_core.experiment.loading import from_dict, load_config
 from rt_core.host.lookup import get_dataset
 from rt_core.host.manager import registries, write_report
 from rt_core.results import metrics
+from rt_core.results.owned import check_overwrite
 from rt_core.results.store import SCORE_PREFIX, Store
 
 if TYPE_CHECKING:
@@ -173,7 +174,9 @@ def report(directory: str | Path, out: str | Path | None = None) -> Path:
 
 def export(directory: str | Path, path: str | Path | None = None, format: str = "csv") -> Path:
     """Write :func:`load_results` of ``directory`` as ``csv`` or ``parquet`` (default path:
-    ``directory/results_table.<format>``); return the path.
+    ``directory/results_table.<format>``); return the path. An existing file at the path is replaced
+    only when rt wrote it (a table whose columns start ``key,plugin,strength,seed,status``,
+    ``rt_core.results.owned``); anything else is an RtError and nothing is written.
 
     >>> import tempfile, rt_core
     >>> from rt_core.reporting import Store
@@ -189,6 +192,7 @@ def export(directory: str | Path, path: str | Path | None = None, format: str = 
     df = load_results(directory)
     path = Path(path) if path else Path(directory) / f"results_table.{format}"
     try:
+        check_overwrite([path], f".{format}")
         df.to_csv(path, index=False) if format == "csv" else df.to_parquet(path, index=False)
     except ImportError as err:
         raise RtError(f"parquet needs pyarrow: pip install pyarrow ({err})") from err

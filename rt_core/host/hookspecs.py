@@ -83,7 +83,9 @@ def rt_trial_finished(trial: Any, result: Mapping[str, Any]) -> None:
 def rt_report_sections(results: list[dict[str, Any]]) -> list[tuple[str, str]] | None:
     """Return extra report sections as a list of ``(title, markdown)`` string pairs, or None.
 
-    ``results`` is the list of trial rows the report is built from, one flat dict per trial:
-    plugin, strength, seed, status, error, acc_src, acc_tgt, rob_src, probe_acc_src, rel_dt, tau
-    (None where absent).
+    ``results`` is the sequence of trial rows the report is built from (``len``, indexing,
+    iteration; an imported table's rows are built as they are read, so treat them as read-only), one
+    flat dict per trial: plugin, strength, seed, status, error, acc_src, acc_tgt, rob_src,
+    probe_acc_src, rel_dt, tau (None where absent). Names in them are data: escape any you put into
+    the Markdown (``rt_core.reporting.md_escape``).
     """

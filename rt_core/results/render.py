@@ -67,23 +67,37 @@ _ENV = jinja2.Environment(loader=jinja2.PackageLoader("rt_core.results", "templa
                           lstrip_blocks=True, undefined=jinja2.StrictUndefined)
 
 
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_\[\]<>|&~#])")
+
+
+def md_escape(text: object) -> str:
+    """``text`` as literal Markdown: each character Markdown could read as syntax (backslash, backtick,
+    ``* _ [ ] < > | & ~ #``) backslash-escaped and line breaks made spaces, so a name from data shows
+    as itself, never as a tag, a link, emphasis, an entity or an extra table column. The one escape
+    of every name a report writes: :func:`render_markdown` applies it to headings, table cells and
+    captions; a report writer applies it to each name it puts into a :class:`Text`.
+
+    >>> print(md_escape("<img src=x onerror=alert(1)>"), md_escape("a|b_c"))
+    \\<img src=x onerror=alert(1)\\> a\\|b\\_c
+    """
+    return _MARKDOWN_SYNTAX.sub(r"\\\1", " ".join(str(text).splitlines()))
 
 
 def _markdown_block(b: Block) -> str:
     if isinstance(b, Heading):
-        return "#" * b.level + " " + b.text
+        return "#" * b.level + " " + md_escape(b.text)
     if isinstance(b, Text):
         return b.markdown.strip()
     if isinstance(b, Table):
-        lines = ["| " + " | ".join(_cell(h) for h in b.header) + " |", "|" + "---|" * len(b.header)]
-        lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in b.rows]
-        return ((f"*{b.caption}*\n\n" if b.caption else "") + "\n".join(lines))
+        lines = ["| " + " | ".join(md_escape(h) for h in b.header) + " |", "|" + "---|" * len(b.header)]
+        lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in b.rows]
+        return ((f"*{md_escape(b.caption)}*\n\n" if b.caption else "") + "\n".join(lines))
     if isinstance(b, Figure):
-        return f"![{b.caption}]({b.path})" + (f"\n\n*{b.caption}*" if b.caption else "")
+        caption = md_escape(b.caption)
+        return f"![{caption}]({b.path})" + (f"\n\n*{caption}*" if b.caption else "")
     if isinstance(b, Code):
-        return "```\n" + b.text.rstrip("\n") + "\n```"
+        fence = "`" * max(3, 1 + max(map(len, re.findall("`+", b.text)), default=0))  # no line of the text closes it
+        return f"{fence}\n" + b.text.rstrip("\n") + f"\n{fence}"
     raise TypeError(f"not a report block: {b!r}")
 
 

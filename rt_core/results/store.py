@@ -27,6 +27,7 @@ from typing import Any
 
 from rt_core.errors import RtError
 from rt_core.results.io import atomic_write
+from rt_core.results.owned import csv_is_ours
 
 SCHEMA_VERSION = 2
 COLUMNS = ("key", "plugin", "strength", "seed", "status", "config", "metrics", "timings", "versions",
@@ -44,9 +45,6 @@ CREATE TABLE IF NOT EXISTS trials (
 """
 
 
-CSV_HEADER = "key,plugin,strength,seed,status,"
-
-
 def _not_a_store(path: Path, why: str) -> RtError:
     csv_copy = path.with_name("results.csv")
     if csv_copy.is_file():
@@ -57,21 +55,13 @@ def _not_a_store(path: Path, why: str) -> RtError:
                    "written by `rt run`")
 
 
-def _csv_is_ours(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(len(CSV_HEADER)).decode("ascii", "replace") == CSV_HEADER
-    except OSError:
-        return False
-
-
 def check_own_files(directory: str | Path) -> None:
     """Refuse, in one RtError line, a folder where the store would overwrite a file it did not write:
     a ``results.csv`` without a store beside it or whose header is not the store's, or a ``-wal`` /
     ``-shm`` file without its ``results.sqlite`` (SQLite would replay it into a new store)."""
     folder = Path(directory)
     store, table = folder / "results.sqlite", folder / "results.csv"
-    if table.exists() and not (store.is_file() and _csv_is_ours(table)):
+    if table.exists() and not (store.is_file() and csv_is_ours(table)):
         why = "its header is not the store's" if store.is_file() else "there is no results.sqlite beside it"
         raise RtError(f"--out {folder} holds a results.csv that rt did not write there ({why}) and would overwrite; "
                       "move it away or give another --out")

@@ -301,6 +301,97 @@ def test_imported_names_are_data_never_paths_or_markup(tmp_path):
     assert {v["plugin"] for v in json.loads((out / "verdicts.json").read_text())["plugins"]} == set(HOSTILE)
 
 
+MARKDOWN_HOSTILE = ("<img src=x onerror=alert(1)>", "a|b", "../../x", "*em*_u_`tick`", "[link](http://e.x)",
+                    "a\\|b&lt;")
+
+
+def test_report_md_escapes_every_name_from_data(tmp_path):
+    """report.md read by a Markdown renderer that passes raw HTML through (as many viewers do) shows
+    hostile names as text: no tag, no link, no emphasis, and every table keeps its column count."""
+    import csv as csv_module
+
+    from markdown_it import MarkdownIt
+
+    csv = tmp_path / "h.csv"
+    with open(csv, "w", newline="") as fh:
+        csv_module.writer(fh).writerows([HEADER.strip().split(","), *[
+            (name, s, seed, 90 - 10 * s, 60 + s + seed) for name in MARKDOWN_HOSTILE for seed in range(3)
+            for s in range(3)]])
+    assert main(["report", "--import", str(csv), "--out", str(tmp_path / "out")]) == 0
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert not re.search(r"(?<!\\)<img|(?<!\\)\]\(http", md)  # each one escaped: \<img, \](http
+    html = MarkdownIt("commonmark", {"html": True}).enable("table").render(md)
+    assert "<img src=x" not in html and "<a href" not in html and "<code>tick" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "a|b" in html and "[link](http://e.x)" in html
+    assert "a\\|b&amp;lt;" in html
+    for table in html.split("<table>")[1:]:
+        rows = table.split("</table>")[0].split("</tr>")[:-1]
+        header = len(re.findall(r"<th[ >]", rows[0]))
+        assert all(len(re.findall(r"<td[ >]", row)) == header for row in rows[1:]), table
+
+
+def _table_store(folder):
+    from rt_core.reporting import Store
+
+    store = Store(folder)
+    store.start("v", "vanilla", 0.0, 0, {})
+    store.finish("v", "finished", {"acc_src": 90.0, "acc_tgt": 60.0}, {}, {})
+    store.close()
+    return folder
+
+
+USERS_FILES = {"report.md": b"# my notes\n", "report.html": b"<html>mine</html>", "verdicts.json": b'{"mine": 1}',
+               "figures/blur.png": None, "figures/rel_dt_vs_strength.png": None}
+
+
+@pytest.mark.parametrize("name", list(USERS_FILES))
+def test_a_report_never_overwrites_a_file_rt_did_not_write(name, tmp_path, capsys):
+    import matplotlib.pyplot as plt
+
+    out = tmp_path / "out"
+    (out / "figures").mkdir(parents=True)
+    if USERS_FILES[name] is None:  # the user's own Matplotlib figure, by a name the report draws
+        plt.figure().savefig(out / name)
+        plt.close("all")
+    else:
+        (out / name).write_bytes(USERS_FILES[name])
+    csv = tmp_path / "t.csv"
+    csv.write_text(HEADER + GOOD_ROWS)
+    before = _snapshot(out)
+    code = main(["report", "--import", str(csv), "--out", str(out)])
+    _one_line(capsys, code, rf"{re.escape(str(out / name))} is a file rt did not write; rt replaces only files it "
+                            r"wrote, never yours: move it away or give another --out")
+    assert _snapshot(out) == before
+
+
+def test_a_report_rt_wrote_is_rewritten_and_so_are_the_committed_ones(tmp_path, capsys):
+    from rt_core.reporting import is_ours
+
+    csv = tmp_path / "t.csv"
+    csv.write_text(HEADER + GOOD_ROWS)
+    for _ in range(2):
+        assert main(["report", "--import", str(csv), "--out", str(tmp_path / "out")]) == 0, capsys.readouterr().err
+    mine = [tmp_path / "out" / n for n in ("report.md", "report.html", "verdicts.json", "figures/blur.png")]
+    committed = [p for folder in (ROOT / "docs" / "results").iterdir() if (folder / "report.md").is_file()
+                 for p in (folder / "report.md", folder / "report.html", folder / "verdicts.json",
+                           *(folder / "figures").glob("*.png"))]
+    assert len(committed) > 20 and [p for p in mine + committed if not is_ours(p)] == []
+
+
+@pytest.mark.parametrize("target", ["results_table.csv", "mine.csv", "mine.parquet"])
+def test_export_never_overwrites_a_file_rt_did_not_write(target, tmp_path, capsys):
+    folder = _table_store(tmp_path / "store")
+    path = (folder if target == "results_table.csv" else tmp_path) / target
+    path.write_text("name,score\nmine,1\n")
+    flags = [] if target == "results_table.csv" else ["--out", str(path)]
+    code = main(["export", str(folder), *flags, "--format", path.suffix[1:]])
+    _one_line(capsys, code, rf"{re.escape(str(path))} is a file rt did not write; rt replaces only files it wrote")
+    assert path.read_text() == "name,score\nmine,1\n"
+    path.unlink()
+    for _ in range(2):  # rt's own export is replaced
+        assert main(["export", str(folder), *flags, "--format", path.suffix[1:]]) == 0, capsys.readouterr().err
+
+
 def _fresh_domains(monkeypatch):
     from rt_core.experiment import parts
 

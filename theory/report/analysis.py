@@ -29,6 +29,7 @@ import numpy as np
 
 from rt_core.reporting import deltas, usable_at
 from theory.report import statistics as st
+from theory.report.rows import Rows
 from theory.report.verdicts import (
     Correlation,
     Decomposition,
@@ -63,35 +64,6 @@ class PluginData:
     usable: np.ndarray
     excluded: list[TrialNote]
     flagged: list[TrialNote]
-
-
-class Rows(list):
-    """Trial rows that group themselves by (plugin, seed) on first use (again when their number
-    changes), so that :func:`vanilla_row` and :meth:`of` look at a handful of rows, not all of them:
-    a report's lookups are linear in the rows, not quadratic."""
-
-    _index: tuple[int, dict] | None = None
-
-    def _groups(self) -> dict[tuple, list[dict]]:
-        if self._index is None or self._index[0] != len(self):
-            groups: dict[tuple, list[dict]] = {}
-            for r in self:
-                groups.setdefault((r["plugin"], r["seed"]), []).append(r)
-            self._index = (len(self), groups)
-        return self._index[1]
-
-    def of(self, plugin: str, seed: int) -> list[dict]:
-        """``plugin``'s rows of ``seed``, in table order."""
-        return self._groups().get((plugin, seed), [])
-
-    def reference(self, plugin: str, identity: float, seed: int) -> dict | None:
-        """:func:`vanilla_row` by the groups: the last row of ``plugin`` at ``identity``, else the last
-        ``vanilla`` row of ``seed``."""
-        for name, strength in ((plugin, identity), ("vanilla", None)):
-            found = [r for r in self.of(name, seed) if strength is None or r["strength"] == strength]
-            if found:
-                return found[-1]
-        return None
 
 
 def whole_seeds(rows: list[dict]) -> tuple[Rows, list[int]]:

@@ -1,4 +1,5 @@
-"""The report's figures (matplotlib, Agg), each written atomically as a PNG.
+"""The report's figures (matplotlib, Agg), each written atomically as a PNG marked as rt's
+(``FIGURE_METADATA``: a report may replace it later, never a figure of yours).
 
 Strength axes carry the strength's symbol and unit. When the swept strengths span a decade or more
 the axis is logarithmic: ``log`` when the identity is positive (rescale's factor 1),
@@ -18,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 
-from rt_core.reporting import atomic_write  # noqa: E402
+from rt_core.reporting import FIGURE_METADATA, atomic_write  # noqa: E402
 from theory.report.analysis import PluginData  # noqa: E402
 from theory.report.verdicts import Correlation, PluginVerdict  # noqa: E402
 
@@ -43,7 +44,7 @@ def axis_label(v: PluginVerdict) -> str:
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
+    fig.savefig(buffer, format="png", dpi=110, metadata=FIGURE_METADATA)
     plt.close(fig)
     return atomic_write(path, buffer.getvalue())
 
@@ -215,7 +216,7 @@ def bound_image(latex: str, path: Path) -> Path | None:
     fig.text(0, 0, f"$\\tau \\leq {latex}$", fontsize=15)
     buffer = io.BytesIO()
     try:
-        fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight", pad_inches=0.06)
+        fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight", pad_inches=0.06, metadata=FIGURE_METADATA)
     except ValueError:  # mathtext's parse error for LaTeX it does not support
         return None
     finally:

@@ -15,9 +15,10 @@ import dataclasses
 import hashlib
 import json
 import re
-import sys
 from fractions import Fraction
 from pathlib import Path
+
+import numpy as np
 
 from rt_core import Check, RtError, get_dataset, report_sections
 from rt_core.reporting import (
@@ -28,6 +29,7 @@ from rt_core.reporting import (
     Store,
     Table,
     Text,
+    check_overwrite,
     parse_number,
     rel_dt,
     write_rendered,
@@ -44,6 +46,8 @@ from theory.report import analysis, calibration, figures, headroom, sections
 from theory.report import statistics as st
 from theory.report.plan import plan, replication
 from theory.report.robustness import blocked_text, robustness_blocked
+from theory.report.rows import Builder, Rows
+from theory.report.scoreboard import FIGURE as SCOREBOARD_FIGURE
 from theory.report.scoreboard import attach_scoreboard, scoreboard_figure, scoreboard_section
 from theory.report.verdicts import Correlation, Replication, Report, Settings
 
@@ -53,6 +57,7 @@ COLUMNS = {"strength": Check(), "seed": Check(low=0, high=2**63 - 1, integer=Tru
            "acc_tgt": PERCENT, "rob_src": PERCENT, "probe_acc_src": PERCENT}  # every imported value, checked
 ACCURACIES = ("acc_src", "acc_tgt", "rob_src", "probe_acc_src")
 FLAG_DROP = 20.0
+CHUNK = 1 << 16  # rows of rel_dt computed at a time by _with_rel_dt
 METRIC_KEYS = ("acc_src", "acc_tgt", "rob_src", "probe_acc_src", "rel_dt", "tau", "plateau_step", "plateau_frac")
 
 
@@ -90,21 +95,36 @@ def build_report(rows: list[dict], title: str, cfg: ReportConfig, min_acc: float
     return report, data
 
 
-def _figures(out: Path, report: Report, data: dict) -> dict[str, str]:
-    """Write every figure; return name -> path relative to ``out``."""
-    figdir = out / "figures"
-    figdir.mkdir(parents=True, exist_ok=True)
-    colours = figures.plugin_colours([v.plugin for v in report.plugins])
+REPORT_FILES = ("report.md", "report.html", "verdicts.json")
+
+
+def figure_paths(report: Report) -> dict[str, str]:
+    """Name -> path (relative to the report folder) of every figure the report may draw."""
     paths = {"overview": "figures/rel_dt_vs_strength.png", "robustness": "figures/robustness_vs_rel_dt.png"}
-    figures.rel_dt_overview(report.plugins, data, colours, out / paths["overview"])
-    figures.robustness_scatter(report.plugins, data, report.robustness, colours, out / paths["robustness"])
     for v in report.plugins:
         paths[v.plugin] = f"figures/{file_name(v.plugin)}.png"
-        figures.plugin_panels(v, data[v.plugin], colours[v.plugin], report.settings.min_acc_src, out / paths[v.plugin])
-        bound = f"figures/bound_{file_name(v.plugin)}.png"
-        if v.prediction.bound is not None and figures.bound_image(v.prediction.bound.latex, out / bound):
-            paths[f"bound_{v.plugin}"] = bound
+        if v.prediction.bound is not None:
+            paths[f"bound_{v.plugin}"] = f"figures/bound_{file_name(v.plugin)}.png"
+    if report.scoreboard is not None:
+        paths["scoreboard"] = SCOREBOARD_FIGURE
     return paths
+
+
+def _figures(out: Path, report: Report, data: dict, paths: dict[str, str]) -> dict[str, str]:
+    """Write the figures of ``paths`` (:func:`figure_paths`); return those written (a bound that
+    mathtext cannot draw is left out)."""
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    colours = figures.plugin_colours([v.plugin for v in report.plugins])
+    figures.rel_dt_overview(report.plugins, data, colours, out / paths["overview"])
+    figures.robustness_scatter(report.plugins, data, report.robustness, colours, out / paths["robustness"])
+    drawn = {"overview": paths["overview"], "robustness": paths["robustness"]}
+    for v in report.plugins:
+        drawn[v.plugin] = paths[v.plugin]
+        figures.plugin_panels(v, data[v.plugin], colours[v.plugin], report.settings.min_acc_src, out / paths[v.plugin])
+        bound = paths.get(f"bound_{v.plugin}")
+        if bound and figures.bound_image(v.prediction.bound.latex, out / bound):
+            drawn[f"bound_{v.plugin}"] = bound
+    return drawn
 
 
 def file_name(name: str) -> str:
@@ -212,9 +232,14 @@ def _plan_blocks(report: Report) -> list[Block]:
 
 
 def write(out: str | Path, report: Report, data: dict, rows: list[dict]) -> Path:
-    """Figures, report.md, report.html and verdicts.json (``dataclasses.asdict`` of the report)."""
+    """Figures, report.md, report.html and verdicts.json (``dataclasses.asdict`` of the report). A
+    file of those names that rt did not write (``rt_core.reporting.is_ours``: a report ending in its
+    Provenance section, the report's JSON, a figure carrying rt's mark) is never replaced: one RtError
+    line before anything is written. A report rt wrote is rewritten."""
     out = Path(out)
-    paths = _figures(out, report, data)
+    planned = figure_paths(report)
+    check_overwrite([out / name for name in REPORT_FILES] + [out / p for p in planned.values()])
+    paths = _figures(out, report, data, planned)
     paths.update(scoreboard_figure(out, report, data, rows))
     verdicts = json.dumps(dataclasses.asdict(report), indent=2, default=str, allow_nan=False)
     return write_rendered(out, report.title, blocks(report, paths, rows), {"verdicts.json": verdicts})
@@ -238,7 +263,7 @@ def load_store(directory: str | Path) -> tuple[list[dict], dict]:
         meta["provenance"] = _store_provenance(store, raw, meta)
     finally:
         store.close()
-    return analysis.Rows(_flat(r) for r in raw), meta
+    return Rows(_flat(r) for r in raw), meta
 
 
 def _store_provenance(store: Store, rows: list[dict], meta: dict) -> dict:
@@ -338,12 +363,13 @@ def report_store(directory: str | Path, out: str | Path | None = None, margin: f
     return write(out or directory, report, data, rows)
 
 
-def read_published(path: str | Path) -> list[dict]:
+def read_published(path: str | Path) -> Rows:
     """Rows of a published-results CSV (schema above; UTF-8, a byte-order mark allowed), rel_dt against
     each plugin's identity row. Every value is checked against ``COLUMNS`` (accuracies in [0, 100],
     finite strengths, whole seeds >= 0) and every row must be whole (no missing cell, no empty
     plugin, strength, seed or accuracy of a finished trial), each plugin+strength+seed once; the first
-    bad line is one RtError naming it. Linear in the rows (:class:`analysis.Rows`)."""
+    bad line is one RtError naming it. The file is read a line at a time into columns
+    (:class:`theory.report.rows.Rows`, no dict kept per row); time and memory grow linearly."""
     path = Path(path)
     if not path.is_file():
         raise RtError(f"results file '{path}' not found; pass a CSV with columns {', '.join(REQUIRED)}[, rob_src]")
@@ -357,27 +383,41 @@ def read_published(path: str | Path) -> list[dict]:
     return _with_rel_dt(rows, path)
 
 
-def _read_rows(reader: csv.DictReader, path: Path) -> analysis.Rows:
+KINDS = {"plugin": "name", "strength": "float", "seed": "int", "status": "name", "error": "name",
+         **dict.fromkeys(ACCURACIES, "float")}  # the columns of imported rows (theory.report.rows.Builder)
+
+
+def _read_rows(reader: csv.DictReader, path: Path) -> Rows:
     """The checked rows of ``reader`` (:func:`read_published`)."""
     missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
     if missing:
         raise RtError(f"{path} lacks column(s) {', '.join(missing)}; the schema is {', '.join(REQUIRED)}[, rob_src]")
-    rows = analysis.Rows(_parse_row(r, reader.line_num, path) for r in reader)
+    table = Builder(KINDS)
+    for r in reader:
+        table.add(_parse_row(r, reader.line_num, path))
+    rows = table.rows()
     if not rows:
         raise RtError(f"{path} has a header but no rows; add one row per trial ({', '.join(REQUIRED)})")
     _check_once(rows, path)
     return rows
 
 
-def _check_once(rows: analysis.Rows, path: Path) -> None:
-    """Each plugin+strength+seed once: a repeated row would count twice in every statistic."""
-    for (plugin, seed), group in rows._groups().items():
-        if len(group) > len({r["strength"] for r in group}):
-            strength = next(s for s in (r["strength"] for r in group) if sum(r["strength"] == s for r in group) > 1)
-            where = [i + 1 for i, r in enumerate(rows) if (r["plugin"], r["seed"], r["strength"]) == (plugin, seed,
-                                                                                                    strength)]
-            raise RtError(f"{path}: plugin '{plugin}' strength {strength:g} seed {seed} is in data rows "
-                          f"{where[0]} and {where[1]}; give each trial once")
+def _check_once(rows: Rows, path: Path) -> None:
+    """Each plugin+strength+seed once: a repeated row would count twice in every statistic. The first
+    row that repeats an earlier one is named, with that earlier one (data rows, from 1)."""
+    plugin, _, seed = rows.group_keys()
+    strength = rows.column("strength")
+    order = np.lexsort((strength, seed, plugin))  # stable: equal keys stay in table order
+    same = np.ones(len(order) - 1, bool)
+    for col in (plugin, seed, strength):
+        ordered = col[order]
+        same &= ordered[1:] == ordered[:-1]
+    same = np.flatnonzero(same)
+    if len(same):
+        k = same[np.argmin(order[same + 1])]
+        first, again = rows[int(order[k])], int(order[k + 1])
+        raise RtError(f"{path}: plugin '{first['plugin']}' strength {first['strength']:g} seed {first['seed']} is in "
+                      f"data rows {int(order[k]) + 1} and {again + 1}; give each trial once")
 
 
 def _parse_row(r: dict, line: int, path: Path) -> dict:
@@ -388,11 +428,11 @@ def _parse_row(r: dict, line: int, path: Path) -> dict:
     for key in ("plugin", "strength", "seed"):
         if not r[key].strip():
             raise RtError(f"{where}: column {key} is empty; every row needs plugin, strength and seed")
-    row = {"plugin": sys.intern(r["plugin"].strip()), "strength": _value(r["strength"], "strength", where),
-           "seed": _seed(r["seed"], where), "status": sys.intern((r.get("status") or "finished").strip()),
+    row = {"plugin": r["plugin"].strip(), "strength": _value(r["strength"], "strength", where),
+           "seed": _seed(r["seed"], where), "status": (r.get("status") or "finished").strip(),
            "error": r.get("error") or None}
     if row["status"] != "finished":
-        return {**row, **dict.fromkeys(ACCURACIES)}
+        return row
     for key in ACCURACIES:
         value = (r.get(key) or "").strip()
         if not value and key in REQUIRED:
@@ -423,23 +463,24 @@ def _seed(text: str, where: str) -> int:
     return COLUMNS["seed"](int(value), f"{where} seed")
 
 
-def _with_rel_dt(rows: analysis.Rows, path: Path) -> analysis.Rows:
-    """Each row's rel_dt against its reference (``analysis.vanilla_row``, the rule the report uses);
-    None where either is not finished."""
-    identity: dict[str, float] = {}
-    for r in rows:
-        ident = identity.get(r["plugin"])
-        if ident is None:
-            ident = identity[r["plugin"]] = identity_strength(r["plugin"])
-        base = analysis.vanilla_row(rows, r["plugin"], ident, r["seed"])
-        if r["status"] != "finished" or base is not None and base["status"] != "finished":
-            r["rel_dt"] = None
-            continue
-        if base is None:
-            raise RtError(f"{path}: plugin '{r['plugin']}' seed {r['seed']} has no row at its identity strength "
-                          f"{ident}; add that vanilla row")
-        r["rel_dt"] = rel_dt(r["acc_src"], r["acc_tgt"], base["acc_src"], base["acc_tgt"])
-    return rows
+def _with_rel_dt(rows: Rows, path: Path) -> Rows:
+    """``rows`` with each row's rel_dt against its reference (:meth:`Rows.references`, the rule
+    ``analysis.vanilla_row`` states), computed for all rows at once; None where either is not
+    finished. A finished row without a reference is an RtError naming the first one."""
+    plugins = {p: identity_strength(p) for p in rows.group_keys()[1]}
+    ref = rows.references(plugins)
+    finished = rows.equals("status", "finished")
+    lost = np.flatnonzero(finished & (ref < 0))
+    if len(lost):
+        r = rows[int(lost[0])]
+        raise RtError(f"{path}: plugin '{r['plugin']}' seed {r['seed']} has no row at its identity strength "
+                      f"{plugins[r['plugin']]}; add that vanilla row")
+    src, tgt = rows.column("acc_src"), rows.column("acc_tgt")  # NaN in every row that did not finish
+    values = np.empty(len(rows))
+    for start in range(0, len(rows), CHUNK):  # a chunk at a time: no row-sized temporaries
+        part, base = slice(start, start + CHUNK), np.maximum(ref[start:start + CHUNK], 0)
+        values[part] = rel_dt(src[part], tgt[part], src[base], tgt[base])  # NaN unless both finished
+    return rows.with_column("rel_dt", values)
 
 
 def report_published(path: str | Path, out: str | Path, margin: float | None = None,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from rt_core.reporting import md_escape
 from theory.report.analysis import PluginData, robustness_points
 
 MIN_POINTS = 4
@@ -97,7 +98,7 @@ def _fmt(b: BlockedRho) -> str:
 
 def blocked_text(r: RobustnessByBlock) -> str:
     """One paragraph: the blocked rho overall, without flagged trials, and per plugin."""
-    per = "; ".join(f"{p} {_fmt(b)}" for p, b in r.per_plugin.items())
+    per = "; ".join(f"{md_escape(p)} {_fmt(b)}" for p, b in r.per_plugin.items())
     return (f"Blocked by seed (Spearman rho within each seed, averaged over seeds; 95% interval from "
             f"resampling seeds): all usable trials {_fmt(r.overall)}; without the flagged ones "
             f"{_fmt(r.unflagged)}. Per plugin (its identity trial included): {per}.")

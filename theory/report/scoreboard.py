@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from rt_core import list_predictors
-from rt_core.reporting import Figure, Heading, Table, Text, atomic_write
+from rt_core.reporting import FIGURE_METADATA, Figure, Heading, Table, Text, atomic_write, md_escape
 from theory.report.analysis import PluginData, vanilla_row
 from theory.report.verdicts import Agreement, PredictorScore, Report, Scoreboard, TrendSign
 
@@ -97,10 +97,16 @@ def trial_points(rows: list[dict], data: dict[str, PluginData], expected: dict[s
                 row = vanilla_row(rows, p, d.identity, seed) if j == 0 else index.get((p, level, seed))
                 scores = {k: _number(v) for k, v in (row or {}).items() if k.startswith(PREFIX)}
                 theory = {"rises": float(j), "none": 0.0}.get(expected.get(p, "unknown"), math.nan)
-                out.append({"plugin": p, "seed": seed, "rank": j, "trial": id(row) if row else (p, j, seed),
+                out.append({"plugin": p, "seed": seed, "rank": j, "trial": _trial(row, p, j, seed),
                             **{m: float(d.tables[m][i, j]) for m in MEASURED + BASELINES}, **scores,
                             THEORY: theory})
     return out
+
+
+def _trial(row: dict | None, plugin: str, rank: int, seed: int) -> tuple:
+    """One id per trial: its row's (plugin, strength, seed), so the vanilla row that serves several
+    plugins is one trial (rows may be built afresh on each read: an object's id would not do)."""
+    return ("row", row["plugin"], row["strength"], row["seed"]) if row else (plugin, rank, seed)
 
 
 def _number(value: object) -> float:
@@ -202,7 +208,7 @@ def _mark(t: TrendSign) -> str:
 
 
 def _intro(board: Scoreboard) -> str:
-    best = "; ".join(f"best on {m}: **{name.removeprefix(PREFIX)}** ({_cell(_overall(board, name, m))})"
+    best = "; ".join(f"best on {m}: **{md_escape(name.removeprefix(PREFIX))}** ({_cell(_overall(board, name, m))})"
                      for m in board.measured if (name := board.best[m]))
     text = (f"Which predictor of transfer to trust on these {board.trials} usable trials ({board.seeds} seeds): "
             "Kendall's tau-b between each predictor and the measured acc_tgt / rel_dt over the trials of one seed "
@@ -273,7 +279,7 @@ def write_figure(out: str | Path, board: Scoreboard | None, points: list[dict]) 
         ax.axis("off")
     fig.tight_layout()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
+    fig.savefig(buffer, format="png", dpi=110, metadata=FIGURE_METADATA)
     plt.close(fig)
     (Path(out) / FIGURE).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(Path(out) / FIGURE, buffer.getvalue())

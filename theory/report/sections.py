@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rt_core.reporting import Block, Code, Figure, Heading, Table, Text
+from rt_core.reporting import Block, Code, Figure, Heading, Table, Text, md_escape
 from theory.report.plan import SEED_GRID, UNDECIDED
 from theory.report.verdicts import Estimate, PlanRow, PluginVerdict, Report
 
@@ -109,8 +109,9 @@ def excluded_text(report: Report) -> str:
 
 
 def reasons(report: Report) -> Text:
-    return Text("\n".join(f"- **{v.plugin}** ({v.verdict}): {v.reason}. Theory: {v.prediction.text}."
-                          for v in report.plugins))
+    """One line per plugin: its name, verdict, the reason and the theory's text (each escaped: names are data)."""
+    return Text("\n".join(f"- **{md_escape(v.plugin)}** ({v.verdict}): {md_escape(v.reason)}. "
+                          f"Theory: {md_escape(v.prediction.text)}." for v in report.plugins))
 
 
 def strength_table(v: PluginVerdict) -> Table:
@@ -129,7 +130,7 @@ def strength_table(v: PluginVerdict) -> Table:
 
 def theory_blocks(v: PluginVerdict, bound_png: str | None) -> list[Block]:
     p = v.prediction
-    blocks: list[Block] = [Text(f"**Theory** ({p.kind}): predicts {PREDICTED[p.expected]}: {p.text}.")]
+    blocks: list[Block] = [Text(f"**Theory** ({p.kind}): predicts {PREDICTED[p.expected]}: {md_escape(p.text)}.")]
     if p.bound is not None:
         if bound_png:
             blocks.append(Figure(bound_png, f"registered bound, monotone in {p.bound.symbol}: {p.bound.monotone} "
@@ -151,8 +152,8 @@ def _numbers(numbers: dict) -> str:
 
 def notes(v: PluginVerdict) -> list[Block]:
     items = [f"- excluded: strength {n.strength:g}, seed {n.seed}, acc_src "
-             f"{'-' if n.acc_src is None else f'{n.acc_src:.1f}%'} ({n.why})" for n in v.excluded]
-    items += [f"- flagged: strength {n.strength:g}, seed {n.seed}, acc_src {n.acc_src:.1f}% ({n.why})"
+             f"{'-' if n.acc_src is None else f'{n.acc_src:.1f}%'} ({md_escape(n.why)})" for n in v.excluded]
+    items += [f"- flagged: strength {n.strength:g}, seed {n.seed}, acc_src {n.acc_src:.1f}% ({md_escape(n.why)})"
               for n in v.flagged]
     return [Text("\n".join(items))] if items else []
 
