@@ -32,11 +32,13 @@ def _metrics(out):
 
 
 def _smallest_quickstart_sweep() -> dict:
-    """The earlier quickstart config (digits_full_probe) with one seed and only its translation block."""
+    """The earlier quickstart config (digits_full_probe) with one seed, the first strength of its
+    translation block and one epoch: two trials of the real data and model, a few seconds each."""
     with open(QUICKSTART, "rb") as fh:
         data = tomllib.load(fh)
     block = next(s for s in data["sweep"] if s["plugin"] == "translation")
-    return {**data, "seeds": data["seeds"][:1], "sweep": [block]}
+    return {**data, "seeds": data["seeds"][:1], "sweep": [{**block, "strengths": block["strengths"][:1]}],
+            "train": {**data["train"], "epochs": 1}}
 
 
 @pytest.fixture
