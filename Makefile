@@ -26,7 +26,7 @@ demo: install
 test: install
 	$(BIN)/ruff check rt_core plugins theory tests examples benchmarks
 	$(BIN)/mkdocs build --strict -d build/site-check  # not --quiet: with it, mkdocs 1.6 exits 0 on warnings
-	$(BIN)/python -m pytest -m "not slow" -q tests examples/plugin-template/tests examples/monotone-check rt_core plugins
+	$(BIN)/python -m pytest -m "not slow" -q --durations=15 tests examples/plugin-template/tests examples/monotone-check rt_core plugins
 
 test-slow: install  # pytest exits 5 when nothing is marked slow: that is not a failure
 	$(BIN)/python -m pytest -m slow -q tests; status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
