@@ -364,6 +364,15 @@ def test_a_report_never_overwrites_a_file_rt_did_not_write(name, tmp_path, capsy
     assert _snapshot(out) == before
 
 
+def test_rt_demo_refuses_a_users_report_file_before_it_runs_a_trial(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.md").write_text("# my notes\n")
+    code = main(["demo", "--out", str(out)])
+    _one_line(capsys, code, rf"{re.escape(str(out / 'report.md'))} is a file rt did not write")
+    assert sorted(p.name for p in out.iterdir()) == ["report.md"]  # no store, no trial
+
+
 def test_a_report_rt_wrote_is_rewritten_and_so_are_the_committed_ones(tmp_path, capsys):
     from rt_core.reporting import is_ours
 
