@@ -613,7 +613,7 @@ def test_a_store_read_mid_sweep_is_reported_on_its_whole_seeds_only(tmp_path):
     rows, meta, *_ = _store_inputs(store, None)
     assert {r["seed"] for r in rows} == {0, 1, 2} and meta["provenance"]["seeds_left_out"] == [3, 4]
     assert store_tables(store).family.seeds == 3
-    assert "Seed(s) 3, 4 left out: not all of their trials have run yet" in left_out_text(
+    assert "Seed(s) 3-4 left out: not all of their trials have run yet" in left_out_text(
         SimpleNamespace(provenance=meta["provenance"]))
     with sqlite3.connect(store / "results.sqlite") as db:  # a failed trial is settled: its seed stays whole
         db.execute("DELETE FROM trials WHERE seed IN (3, 4)")

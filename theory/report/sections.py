@@ -93,8 +93,23 @@ def left_out_text(report: Report) -> str:
     left = report.provenance.get("seeds_left_out")
     if not left:
         return ""
-    return (f" Seed(s) {', '.join(map(str, left))} left out: not all of their trials have run yet (a sweep runs "
+    return (f" Seed(s) {seed_ranges(left)} left out: not all of their trials have run yet (a sweep runs "
             f"seed by seed; rerun the same `rt run` to finish them).")
+
+
+def seed_ranges(seeds: list[int]) -> str:
+    """Sorted seeds with runs of consecutive ones written as ranges.
+
+    >>> seed_ranges([0, 1, 2, 5, 7, 8])
+    '0-2, 5, 7-8'
+    """
+    runs: list[list[int]] = []
+    for s in sorted(seeds):
+        if runs and s == runs[-1][1] + 1:
+            runs[-1][1] = s
+        else:
+            runs.append([s, s])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 def excluded_text(report: Report) -> str:
