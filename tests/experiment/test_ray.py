@@ -51,6 +51,7 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+@pytest.mark.slow  # Ray's start-up dominates: make test-slow runs it
 def test_quickstart_sweep_on_local_ray_matches_the_local_executor(tmp_path, one_thread):
     # both on one torch thread: CPU float sums depend on the thread count, and training amplifies that
     cfg = from_dict(_smallest_quickstart_sweep())
@@ -88,6 +89,7 @@ def test_without_ray_installed_the_error_says_how_to_install_it(monkeypatch):
         RayExecutor()
 
 
+@pytest.mark.slow  # Ray's start-up dominates: make test-slow runs it
 def test_a_pack_runs_as_one_ray_task_with_the_local_packed_metrics(tmp_path, one_thread):
     cfg = from_dict(tomllib.loads(Path(write_tiny(tmp_path / "t.toml")).read_text()))
     local = run_sweep(cfg, str(tmp_path / "local"), executor=LocalExecutor(), device="cpu", quiet=True, pack=6)
