@@ -213,11 +213,11 @@ def demo_command(args: argparse.Namespace) -> int:
     """The main job: run the quickstart sweep on the embedded digits, then write its report."""
     from rt_core.experiment.executors import LocalExecutor
     from rt_core.experiment.sweep import run_sweep
-    from rt_core.reporting import check_overwrite
+    from rt_core.reporting import REPORT_FILES, check_overwrite
 
     cfg = load_run_config(args.config, args.seeds)
     # the report is written after the sweep: a file of the user's in its place is refused before it
-    check_overwrite(Path(args.out) / name for name in ("report.md", "report.html", "verdicts.json"))
+    check_overwrite(Path(args.out) / name for name in REPORT_FILES)
     start = time.perf_counter()
     counts = run_sweep(cfg, args.out, LocalExecutor(), device=args.device)
     path = write_report(args.out)

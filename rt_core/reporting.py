@@ -17,7 +17,7 @@ from __future__ import annotations
 from rt_core.experiment.config import ReportConfig, parse_number
 from rt_core.results.io import atomic_write
 from rt_core.results.metrics import deltas, min_acc_src, rel_dt, usable, usable_at
-from rt_core.results.owned import FIGURE_METADATA, check_overwrite, is_ours
+from rt_core.results.owned import FIGURE_METADATA, REPORT_FILES, check_overwrite, is_ours
 from rt_core.results.render import (
     Block,
     Code,
@@ -32,6 +32,6 @@ from rt_core.results.render import (
 )
 from rt_core.results.store import Store
 
-__all__ = ["FIGURE_METADATA", "Block", "Code", "Figure", "Heading", "ReportConfig", "Store", "Table", "Text",
-           "atomic_write", "check_overwrite", "deltas", "is_ours", "md_escape", "min_acc_src", "parse_number",
+__all__ = ["FIGURE_METADATA", "REPORT_FILES", "Block", "Code", "Figure", "Heading", "ReportConfig", "Store", "Table",
+           "Text", "atomic_write", "check_overwrite", "deltas", "is_ours", "md_escape", "min_acc_src", "parse_number",
            "rel_dt", "render_html", "render_markdown", "usable", "usable_at", "write_rendered"]

@@ -32,6 +32,7 @@ CSV_HEADER = "key,plugin,strength,seed,status,"
 FIGURE_MARK = "written by rt report"
 FIGURE_METADATA = {"Comment": FIGURE_MARK}  # savefig(..., metadata=FIGURE_METADATA): the PNG's tEXt chunk
 REPORT_KEYS = {"title", "settings", "plugins", "provenance"}
+REPORT_FILES = ("report.md", "report.html", "verdicts.json")  # what a report writes into its folder, figures aside
 
 
 def _read(path: Path, size: int = -1) -> bytes:

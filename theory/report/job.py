@@ -22,6 +22,7 @@ import numpy as np
 
 from rt_core import Check, RtError, get_dataset, report_sections
 from rt_core.reporting import (
+    REPORT_FILES,
     Block,
     Figure,
     Heading,
@@ -93,9 +94,6 @@ def build_report(rows: list[dict], title: str, cfg: ReportConfig, min_acc: float
         report.calibration = calibration.calibrate(family, cfg.calibration_draws)
     attach_scoreboard(report, rows, data)
     return report, data
-
-
-REPORT_FILES = ("report.md", "report.html", "verdicts.json")
 
 
 def figure_paths(report: Report) -> dict[str, str]:
