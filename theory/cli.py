@@ -177,13 +177,16 @@ def headroom_command(args: argparse.Namespace) -> int:
 
     from theory.report import headroom
     from theory.report.job import store_headroom
+    from theory.report.sections import left_out_line
 
-    table, found = store_headroom(args.directory)
+    table, found, left = store_headroom(args.directory)
     if args.json:
         print(json.dumps({"settings": [dataclasses.asdict(s) for s in table],
-                          "criteria": [dataclasses.asdict(c) for c in found]}, indent=2))
+                          "criteria": [dataclasses.asdict(c) for c in found], "seeds_left_out": left}, indent=2))
     else:
         print(headroom.markdown(table, found), end="")
+        if left:
+            print("\n" + left_out_line(left))
     return 0
 
 

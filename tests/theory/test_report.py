@@ -622,3 +622,29 @@ def test_a_store_read_mid_sweep_is_reported_on_its_whole_seeds_only(tmp_path):
     rows, meta, *_ = _store_inputs(store, None)
     assert {r["seed"] for r in rows} == {0, 1, 2} and "seeds_left_out" not in meta["provenance"]
     assert left_out_text(SimpleNamespace(provenance=meta["provenance"])) == ""
+
+
+def test_rt_headroom_on_a_store_read_mid_sweep_compares_the_same_seeds(tmp_path, capsys):
+    # vanilla runs first in each seed: a stopped sweep holds vanilla of seeds whose strongest settings
+    # have not run; the costs must set vanilla and the strongest settings on the same seeds
+    import shutil
+    import sqlite3
+
+    from rt_core.cli import main
+    from theory.report.job import store_headroom
+
+    store = tmp_path / "exp"
+    shutil.copytree(ROOT / "docs" / "results" / "demo-seeds-0-4", store)
+    with sqlite3.connect(store / "results.sqlite") as db:
+        db.execute("DELETE FROM trials WHERE seed = 4 AND plugin != 'vanilla'")
+        held = db.execute("SELECT metrics FROM trials WHERE plugin = 'vanilla' AND seed < 4 "
+                          "AND status = 'finished'").fetchall()
+    table, _, left = store_headroom(store)
+    vanilla = table[0]
+    assert left == [4] and vanilla.plugin == "vanilla" and vanilla.seeds == 4
+    assert vanilla.mean["acc_src"] == pytest.approx(np.mean([json.loads(m)["acc_src"] for (m,) in held]), abs=1e-9)
+    assert all(s.seeds == 4 for s in table)
+    assert main(["headroom", str(store)]) == 0
+    assert "Seed(s) 4 left out: not all of their trials have run yet" in capsys.readouterr().out
+    assert main(["headroom", str(store), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["seeds_left_out"] == [4]

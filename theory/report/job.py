@@ -276,8 +276,9 @@ def _store_provenance(store: Store, rows: list[dict], meta: dict) -> dict:
             "last_run_wall_s": meta["last_run_s"]}
 
 
-def _store_inputs(directory: str | Path, margin: float | None) -> tuple[list[dict], dict, ReportConfig, float, dict]:
-    """(rows, meta, report settings, min acc_src, swept strengths by plugin) of a results store."""
+def whole_store(directory: str | Path) -> tuple[list[dict], dict]:
+    """``load_store`` kept to its whole seeds (``analysis.whole_seeds``), the seeds left out named in
+    the provenance as ``seeds_left_out``; RtError when no seed is whole yet."""
     rows, meta = load_store(directory)
     rows, left = analysis.whole_seeds(rows)
     if not rows:
@@ -285,6 +286,12 @@ def _store_inputs(directory: str | Path, margin: float | None) -> tuple[list[dic
                       "in progress); report once the first seed is complete")
     if left:
         meta["provenance"]["seeds_left_out"] = left
+    return rows, meta
+
+
+def _store_inputs(directory: str | Path, margin: float | None) -> tuple[list[dict], dict, ReportConfig, float, dict]:
+    """(rows, meta, report settings, min acc_src, swept strengths by plugin) of a results store."""
+    rows, meta = whole_store(directory)
     cfg = ReportConfig(**json.loads(meta["report"])) if meta["report"] else ReportConfig()
     if margin is not None:
         if margin <= 0:
@@ -328,15 +335,17 @@ def store_tables(source: str | Path | StoreTables) -> StoreTables:
     return StoreTables(data, {p: prediction.expected for p, prediction in predictions.items()}, cfg)
 
 
-def store_headroom(directory: str | Path) -> tuple[list, list]:
-    """(settings, criteria) of ``theory.report.headroom`` for a results store: vanilla and each swept
-    plugin at its strongest strength."""
-    rows, meta = load_store(directory)
+def store_headroom(directory: str | Path) -> tuple[list, list, list[int]]:
+    """(settings, criteria, seeds left out) of ``theory.report.headroom`` for a results store: vanilla
+    and each swept plugin at its strongest strength, over the store's whole seeds only (vanilla runs
+    first in each seed, so a store read mid-sweep would otherwise set the vanilla means of every seed
+    begun against the strongest settings' means of the seeds finished)."""
+    rows, meta = whole_store(directory)
     dataset = json.loads(meta["config"] or "{}").get("source", {}).get("dataset")
     classes = (get_dataset(dataset).num_classes if dataset else 0) or 10
     plugins = {r["plugin"] for r in rows} - {"vanilla"}
     table = headroom.settings(rows, {p: identity_strength(p) for p in plugins})
-    return table, headroom.checks(table, classes)
+    return table, headroom.checks(table, classes), meta["provenance"].get("seeds_left_out", [])
 
 
 def store_plan(source: str | Path | StoreTables, effect: float | None = None, power: float = 0.8

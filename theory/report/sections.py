@@ -91,9 +91,12 @@ def summary(report: Report) -> Text:
 def left_out_text(report: Report) -> str:
     """" Seeds ... left out: ..." when the store holds seeds whose trials have not all run yet."""
     left = report.provenance.get("seeds_left_out")
-    if not left:
-        return ""
-    return (f" Seed(s) {seed_ranges(left)} left out: not all of their trials have run yet (a sweep runs "
+    return " " + left_out_line(left) if left else ""
+
+
+def left_out_line(left: list[int]) -> str:
+    """The sentence naming seeds left out because their trials have not all run."""
+    return (f"Seed(s) {seed_ranges(left)} left out: not all of their trials have run yet (a sweep runs "
             f"seed by seed; rerun the same `rt run` to finish them).")
 
 
