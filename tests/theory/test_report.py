@@ -502,6 +502,7 @@ def test_effects_are_never_extrapolated_and_counts_are_true_at_every_level():
     assert est(v.strengths[1].metrics["d_acc_src"]) == "-34.0 (1 seed)"
     # 12 trials: 3 vanillas (2 at chance), 9 of the plugin (6 at chance, 1 usable but its vanilla is not)
     assert "10 of 12 trials excluded: 9 did not finish or" in summary(report).markdown
+    assert summary(report).markdown.startswith("1 plugins over seeds 0-2: ")
     assert len(v.excluded) == 10 and len(v.flagged) == 1
 
 

@@ -282,7 +282,7 @@ def whole_store(directory: str | Path) -> tuple[list[dict], dict]:
     rows, meta = load_store(directory)
     rows, left = analysis.whole_seeds(rows)
     if not rows:
-        raise RtError(f"{directory}: no seed has all its trials settled yet (seeds {', '.join(map(str, left))} are "
+        raise RtError(f"{directory}: no seed has all its trials settled yet (seeds {sections.seed_ranges(left)} are "
                       "in progress); report once the first seed is complete")
     if left:
         meta["provenance"]["seeds_left_out"] = left

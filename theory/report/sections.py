@@ -71,7 +71,7 @@ def summary(report: Report) -> Text:
     s, plugins = report.settings, report.plugins
     counts = {k: sum(v.verdict == k for v in plugins) for k in ("agrees", "disagrees", "inconclusive")}
     return Text(
-        f"{len(plugins)} plugins over seeds {', '.join(map(str, s.seeds))}: **{counts['agrees']} agree, "
+        f"{len(plugins)} plugins over seeds {seed_ranges(s.seeds)}: **{counts['agrees']} agree, "
         f"{counts['disagrees']} disagree, {counts['inconclusive']} inconclusive** with the theory as formalised "
         f"in this toolkit (T1-T5 of its docs/science.md, a reconstruction of [XU22]).{unstable_decided(plugins)} "
         f"{excluded_text(report)}{left_out_text(report)}\n\n"
