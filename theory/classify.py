@@ -75,7 +75,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.sparse.linalg import svds
+from scipy.sparse.linalg import ArpackNoConvergence, svds
 
 from rt_core import Augmentation, create_augmentation, get_augmentation
 
@@ -83,6 +83,7 @@ VERDICTS = ("regularization", "not_regularization", "expansive", "undetermined",
 INPUT_NORMS = ("none", "dataset", "per_image")
 DETAIL_THRESHOLD = 0.9
 KERNEL_TOL = 1e-6
+SVDS_RESTARTS = 100  # ARPACK restarts before the dense fallback of _spectral
 LINEAR_TOL = 1e-6
 DELTA = 1e-3
 MARGIN = 0.01  # an output this close to 0 or 1 may be the clamp's
@@ -311,9 +312,17 @@ def _not_linear(x: dict, tol: float, input_norm: str) -> tuple[str, str]:
 
 
 def _spectral(a: np.ndarray) -> float:
+    """The largest singular value of ``a``. ARPACK (svds) is fast, but on a projection (A^T A with
+    only the eigenvalues 0 and 1: block low-pass, masks) its Lanczos basis breaks down after two
+    steps, and whether that is caught depends on the last bits of ``a``: it can restart until its
+    iteration limit and fail. Then the dense top eigenvalue of A^T A, which LAPACK always finds,
+    gives the same number to float64 rounding."""
     if not a.any():
         return 0.0
-    return float(svds(a, k=1, return_singular_vectors=False, random_state=0)[0])
+    try:
+        return float(svds(a, k=1, return_singular_vectors=False, random_state=0, maxiter=SVDS_RESTARTS)[0])
+    except ArpackNoConvergence:
+        return float(np.sqrt(max(np.linalg.eigvalsh(a.T @ a)[-1], 0.0)))
 
 
 def _linear_numbers(a: np.ndarray, n: int) -> dict:

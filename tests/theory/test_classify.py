@@ -102,3 +102,30 @@ def test_an_unknown_input_norm_is_one_line(capsys):
     assert "(as a model with input_norm per_image sees it): expansive" in out and "contrast_ratio" in out
     with pytest.raises(rt_core.RtError, match="unknown input_norm 'batch'"):
         classify_augmentation("blur", 1.0, input_norm="batch")
+
+
+def test_the_spectral_norm_falls_back_to_dense_when_arpack_stalls(monkeypatch):
+    """ARPACK can stall on a projection (its Lanczos basis breaks down after two steps); the fallback
+    gives the same largest singular value as LAPACK's full SVD, to float64 rounding of a value of
+    order 1 (a few units of 1e-16, times the 1024-long sums of A^T A)."""
+    import numpy as np
+    from scipy.sparse.linalg import ArpackNoConvergence
+
+    import theory.classify as classify
+
+    seen = {}
+
+    def stalls(*args, **kwargs):
+        seen.update(kwargs)
+        raise ArpackNoConvergence("no convergence", np.array([]), np.array([]))
+
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.standard_normal((256, 100)))
+    for a in (q @ q.T, 0.5 * rng.standard_normal((256, 256))):
+        expected = np.linalg.norm(a, 2)
+        assert abs(classify._spectral(a) - expected) < 1e-12 * expected
+        seen.clear()
+        with monkeypatch.context() as m:
+            m.setattr(classify, "svds", stalls)
+            assert abs(classify._spectral(a) - expected) < 1e-12 * expected
+        assert seen["maxiter"] == classify.SVDS_RESTARTS  # a bounded wait before the fallback
