@@ -32,7 +32,7 @@ Classification):
   the clamp (their rows taken at a shifted base);
 - ``offset``: ||a(c) - A c|| / ||c||, the affine offset (erasing's fill, additive noise, a contrast
   change's pivot);
-- ``spectral_norm`` ||A||_2 (Lip(a)), by ARPACK (scipy svds);
+- ``spectral_norm`` ||A||_2 (Lip(a)), by ARPACK (scipy svds), or the dense top eigenvalue of A^T A when ARPACK stalls;
 - on the interior I (inputs supported in the central n/2 x n/2 square, outputs anywhere, which
   removes frame effects such as pixels shifted out): the singular values s_i of A restricted to I;
   ``kernel_fraction`` = share of s_i < 1e-6 (directions destroyed exactly); ``lost_fraction`` =
