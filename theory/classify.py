@@ -32,7 +32,7 @@ Classification):
   the clamp (their rows taken at a shifted base);
 - ``offset``: ||a(c) - A c|| / ||c||, the affine offset (erasing's fill, additive noise, a contrast
   change's pivot);
-- ``spectral_norm`` ||A||_2 (Lip(a)), by ARPACK (scipy svds), or the dense top eigenvalue of A^T A when ARPACK stalls;
+- ``spectral_norm`` ||A||_2 (Lip(a)), by ARPACK (scipy svds), or by LAPACK's dense SVD when ARPACK stalls;
 - on the interior I (inputs supported in the central n/2 x n/2 square, outputs anywhere, which
   removes frame effects such as pixels shifted out): the singular values s_i of A restricted to I;
   ``kernel_fraction`` = share of s_i < 1e-6 (directions destroyed exactly); ``lost_fraction`` =
@@ -315,14 +315,14 @@ def _spectral(a: np.ndarray) -> float:
     """The largest singular value of ``a``. ARPACK (svds) is fast, but on a projection (A^T A with
     only the eigenvalues 0 and 1: block low-pass, masks) its Lanczos basis breaks down after two
     steps, and whether that is caught depends on the last bits of ``a``: it can restart until its
-    iteration limit and fail. Then the dense top eigenvalue of A^T A, which LAPACK always finds,
-    gives the same number to float64 rounding."""
+    iteration limit and fail. Then LAPACK's dense SVD, which always converges, gives the same number
+    to float64 rounding."""
     if not a.any():
         return 0.0
     try:
         return float(svds(a, k=1, return_singular_vectors=False, random_state=0, maxiter=SVDS_RESTARTS)[0])
     except ArpackNoConvergence:
-        return float(np.sqrt(max(np.linalg.eigvalsh(a.T @ a)[-1], 0.0)))
+        return float(np.linalg.norm(a, 2))
 
 
 def _linear_numbers(a: np.ndarray, n: int) -> dict:

@@ -107,7 +107,7 @@ def test_an_unknown_input_norm_is_one_line(capsys):
 def test_the_spectral_norm_falls_back_to_dense_when_arpack_stalls(monkeypatch):
     """ARPACK can stall on a projection (its Lanczos basis breaks down after two steps); the fallback
     gives the same largest singular value as LAPACK's full SVD, to float64 rounding of a value of
-    order 1 (a few units of 1e-16, times the 1024-long sums of A^T A)."""
+    order 1 (a few units of 1e-16, times the 256-long sums of a matrix product)."""
     import numpy as np
     from scipy.sparse.linalg import ArpackNoConvergence
 
