@@ -90,7 +90,8 @@ def table(feats: dict, y: torch.Tensor, how: str, classifier: str, draws: int, t
         train = torch.zeros(len(y), dtype=torch.bool)
         train[torch.from_numpy(idx)] = True
         masks.append(train)
-    return np.array([[draw_accuracy(prepared(z, how), y, m, classifier, t) for m in masks] for z in feats.values()])
+    views = [prepared(z, how) for z in feats.values()]
+    return np.array([[draw_accuracy(z, y, m, classifier, t) for m in masks] for z in views])
 
 
 def decomposed(a: np.ndarray) -> tuple[float, float, float, float]:
