@@ -181,7 +181,10 @@ class TrainConfig:
     linear warm-up from 0 over the first ``warmup_epochs`` epochs (0: none), then ``schedule`` "step"
     (LR x gamma at each milestone epoch), "cosine" (per-step cosine decay to 0 over the remaining
     steps) or "linear" (per-step linear decay to 0 over the remaining steps); milestones and gamma
-    are used by "step" only."""
+    are used by "step" only. ``treatment_warmup_epochs`` > 0 ramps the plugin's dose linearly from 0
+    to 1 over that many epochs: at step t, r = min(1, (t + 1) / W), each image is augmented or
+    perturbed with probability r and a penalty is scaled by r (optimizer settings such as weight
+    decay are not ramped); 0, the default, treats every step fully."""
 
     epochs: int = checked(10, AT_LEAST_ONE)
     batch_size: int = checked(128, AT_LEAST_ONE)
@@ -194,6 +197,7 @@ class TrainConfig:
     base_augment: str = checked("none", Check(choices=("none", "crop", "crop_flip")))
     schedule: str = checked("step", Check(choices=("step", "cosine", "linear")))
     nesterov: bool = False
+    treatment_warmup_epochs: float = checked(0.0, NON_NEGATIVE)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,9 @@ linear LR schedule, the trial's augmentation or regularizer applied through its 
 
 Per batch: x <- base augment (crop/flip) -> plugin augmentation -> regularizer.perturb;
 loss = CE(h(x), y) + regularizer.penalty(...); the optimizer uses regularizer.optimizer_settings.
+With a treatment warm-up (``treatment_warmup_epochs`` > 0) the plugin's dose rises over the first
+steps: each image is treated (augmented or perturbed) with probability r and the penalty is scaled
+by r (``treatment_dose``); at r = 1 the step is exactly the unramped one.
 A non-finite loss stops training with ``Diverged(epoch)``. Every step's cross-entropy is kept, so
 the step at which training left its initial loss plateau can be read off (``plateau_step``).
 """
@@ -73,35 +76,62 @@ def make_optimizer(model: torch.nn.Module, lr: float, momentum: float, weight_de
 
 
 def _batch_loss(model: SplitModel, x: torch.Tensor, y: torch.Tensor, regularizer: Regularizer | None,
-                autocast: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """(loss with the regularizer's penalty, the cross-entropy alone)."""
+                autocast: bool, dose: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss with the regularizer's penalty times ``dose`` (when below 1), the cross-entropy alone)."""
     if regularizer is not None and regularizer.needs_input_grad:
         x = x.detach().requires_grad_(True)
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=autocast):
         features, logits = model.forward_split(x)
         ce = F.cross_entropy(logits.float(), y)
         penalty = regularizer.penalty(model, x, y, features, logits) if regularizer is not None else None
-    return (ce if penalty is None else ce + penalty.float()), ce
+    if penalty is None:
+        return ce, ce
+    return ce + (penalty.float() if dose >= 1.0 else dose * penalty.float()), ce
+
+
+def treated_mask(n: int, dose: float, generator: torch.Generator, device: torch.device) -> torch.Tensor | None:
+    """Which of a batch's ``n`` images the plugin treats at ``dose`` r: each with probability r, drawn
+    from ``generator``; None (every image, and nothing drawn) when r >= 1."""
+    if dose >= 1.0:
+        return None
+    return (torch.rand(n, generator=generator, device=generator.device) < dose).to(device)
+
+
+def _on_some(op: Callable[[torch.Tensor], torch.Tensor], xb: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """``op`` applied to the images ``mask`` selects (all when None), the others left as they are."""
+    if mask is None:
+        return op(xb)
+    out = xb.clone()
+    if bool(mask.any()):
+        out[mask] = op(xb[mask]).to(out.dtype)
+    return out
 
 
 def augment_batch(xb: torch.Tensor, gens: Generators, augmentation: Augmentation | None,
-                  base_augment: str) -> torch.Tensor:
-    """The training batch as the model sees it: base crop (and flip), then the plugin augmentation."""
+                  base_augment: str, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The training batch as the model sees it: base crop (and flip), then the plugin augmentation
+    (on the images ``mask`` selects; all when None)."""
     if base_augment != "none":
         xb = crop_flip(xb, gens.augment, flip=base_augment == "crop_flip")
-    return xb if augmentation is None else augmentation(xb, gens.augment)
+    if augmentation is None:
+        return xb
+    return _on_some(lambda sub: augmentation(sub, gens.augment), xb, mask)
 
 
 def train_step(model: SplitModel, opt: torch.optim.Optimizer, xb: torch.Tensor, yb: torch.Tensor, gens: Generators,
                augmentation: Augmentation | None, regularizer: Regularizer | None, base_augment: str,
-               autocast: bool) -> tuple[torch.Tensor, torch.Tensor]:
+               autocast: bool, dose: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """One SGD step on batch (xb, yb): base augmentation, plugin augmentation, the regularizer's
-    perturbation, loss (+ penalty), backward, optimiser step. Returns (the loss, its cross-entropy
-    part), detached (no host sync)."""
-    xb = augment_batch(xb, gens, augmentation, base_augment)
+    perturbation, loss (+ penalty), backward, optimiser step; at ``dose`` r < 1 the augmentation and
+    the perturbation act on the images ``treated_mask`` draws and the penalty is scaled by r. Returns
+    (the loss, its cross-entropy part), detached (no host sync)."""
+    plugin = augmentation is not None or regularizer is not None
+    mask = treated_mask(len(xb), dose, gens.augment, xb.device) if plugin else None
+    xb = augment_batch(xb, gens, augmentation, base_augment, mask)
     if regularizer is not None:
-        xb = regularizer.perturb(model, xb, yb, gens.attack)
-    loss, ce = _batch_loss(model, xb, yb, regularizer, autocast)
+        xb = _on_some(lambda sub: regularizer.perturb(model, sub, yb if mask is None else yb[mask], gens.attack),
+                      xb, mask)
+    loss, ce = _batch_loss(model, xb, yb, regularizer, autocast, dose)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -126,6 +156,18 @@ def lr_factor(epoch: int, step: int, steps_per_epoch: int, cfg: TrainConfig) -> 
         t = min(1.0, max(0.0, step - total) / span)
         return warm * (0.5 * (1.0 + math.cos(math.pi * t)) if cfg.schedule == "cosine" else 1.0 - t)
     return warm * cfg.gamma ** sum(1 for m in cfg.milestones if m < epoch)
+
+
+def treatment_dose(step: int, steps_per_epoch: int, cfg: TrainConfig) -> float:
+    """The plugin's dose at global ``step`` (0-based): min(1, (step + 1) / W), W =
+    treatment_warmup_epochs * steps_per_epoch; 1 throughout when W = 0 (no treatment warm-up).
+
+    >>> cfg = TrainConfig(epochs=2, treatment_warmup_epochs=0.5)
+    >>> [treatment_dose(s, 4, cfg) for s in range(4)]
+    [0.5, 1.0, 1.0, 1.0]
+    """
+    total = cfg.treatment_warmup_epochs * steps_per_epoch
+    return 1.0 if total <= 0 else min(1.0, (step + 1) / total)
 
 
 PLATEAU_WINDOW = 10  # steps averaged: one batch's loss is too noisy to call the plateau left
@@ -187,7 +229,7 @@ def train_source(model: SplitModel, x: torch.Tensor, y: torch.Tensor, cfg: Train
             for group, base_lr in zip(opt.param_groups, base_lrs, strict=True):
                 group["lr"] = base_lr * factor
             loss, ce = train_step(model, opt, x[idx], y[idx], gens, augmentation, regularizer, cfg.base_augment,
-                                  autocast)
+                                  autocast, treatment_dose(step, steps_per_epoch, cfg))
             ces.append(ce)
             step += 1
             total += loss * len(idx)

@@ -1,14 +1,25 @@
-"""Source training: the plateau metric, the step log, Nesterov momentum and the linear schedule."""
+"""Source training: the plateau metric, the step log, Nesterov momentum, the linear schedule and the
+treatment warm-up."""
 
 import math
 
 import pytest
 import torch
 
-from rt_core import Regularizer
+from rt_core import Augmentation, Regularizer
 from rt_core.experiment.config import TrainConfig
 from rt_core.experiment.models import cifar_cnn
-from rt_core.experiment.training import Generators, lr_factor, make_optimizer, plateau_step, train_source
+from rt_core.experiment.training import (
+    Generators,
+    augment_batch,
+    lr_factor,
+    make_optimizer,
+    plateau_step,
+    train_source,
+    train_step,
+    treated_mask,
+    treatment_dose,
+)
 
 
 def test_plateau_step_is_the_first_window_mean_below_nine_tenths_of_the_reference():
@@ -51,13 +62,14 @@ class _ConstantPenalty(Regularizer):
         return torch.tensor(100.0)
 
 
-def _train(regularizer=None):
+def _train(regularizer=None, augmentation=None, treatment_warmup_epochs=0.0):
     torch.manual_seed(0)
     model = cifar_cnn(width=0.25, hidden=8, image_size=8, norm="batch", dense_norm="batch")
     g = torch.Generator().manual_seed(1)
     x, y = torch.rand(96, 3, 8, 8, generator=g), torch.arange(96) % 10
-    cfg = TrainConfig(epochs=2, batch_size=32, lr=0.05, weight_decay=0.0, nesterov=True, schedule="linear")
-    return train_source(model, x, y, cfg, Generators.seeded(0, torch.device("cpu")), regularizer=regularizer)
+    cfg = TrainConfig(epochs=2, batch_size=32, lr=0.05, weight_decay=0.0, nesterov=True, schedule="linear",
+                      treatment_warmup_epochs=treatment_warmup_epochs)
+    return train_source(model, x, y, cfg, Generators.seeded(0, torch.device("cpu")), augmentation, regularizer)
 
 
 def test_step_log_holds_every_steps_cross_entropy_without_the_penalty():
@@ -74,3 +86,71 @@ def test_train_log_plateau_gives_the_step_and_its_share_of_all_steps():
     out = log.plateau(num_classes=10)
     assert set(out) == {"plateau_step", "plateau_frac"}
     assert out["plateau_step"] is None and out["plateau_frac"] is None  # 6 steps < one window
+
+
+def test_treatment_dose_rises_linearly_to_one_over_the_warm_up():
+    cfg = TrainConfig(epochs=3, treatment_warmup_epochs=1.5)  # W = 6 steps at 4 steps an epoch
+    assert [treatment_dose(s, 4, cfg) for s in range(8)] == pytest.approx([1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6, 1, 1, 1])
+    assert {treatment_dose(s, 4, TrainConfig(epochs=3)) for s in range(12)} == {1.0}
+
+
+def test_treated_mask_draws_nothing_at_full_dose_and_a_fraction_r_below_it():
+    g = torch.Generator().manual_seed(0)
+    before = g.get_state()
+    assert treated_mask(64, 1.0, g, torch.device("cpu")) is None
+    assert torch.equal(g.get_state(), before)  # full dose: the augmentation stream is untouched
+    mask = treated_mask(20_000, 0.3, g, torch.device("cpu"))
+    # Binomial(20000, 0.3): SD of the fraction sqrt(0.21 / 20000) = 0.0032; 5 SD is 0.016
+    assert mask.dtype == torch.bool and abs(mask.float().mean().item() - 0.3) < 0.016
+    assert not treated_mask(100, 0.0, g, torch.device("cpu")).any()
+
+
+class _AddOne(Augmentation):
+    def apply(self, x, params):
+        return x + 1.0
+
+
+def test_augment_batch_treats_only_the_masked_images():
+    x = torch.rand(6, 1, 2, 2, generator=torch.Generator().manual_seed(0))
+    mask = torch.tensor([True, False, True, False, False, True])
+    out = augment_batch(x, Generators.seeded(0, torch.device("cpu")), _AddOne(1.0), "none", mask)
+    assert torch.equal(out[mask], x[mask] + 1.0) and torch.equal(out[~mask], x[~mask])
+    assert torch.equal(augment_batch(x, Generators.seeded(0, torch.device("cpu")), _AddOne(1.0), "none"), x + 1.0)
+
+
+class _LabelAsInput(Regularizer):
+    """Replaces each image it perturbs by its label (so a misaligned label subset would show)."""
+
+    def perturb(self, model, x, y, generator=None):
+        return y.view(-1, 1, 1, 1).float().expand_as(x).clone()
+
+
+def test_a_perturbation_at_partial_dose_sees_its_own_images_labels():
+    model = cifar_cnn(width=0.25, hidden=8, image_size=8, norm="batch", dense_norm="batch")
+    opt = make_optimizer(model, 0.0, 0.0, 0.0, None)
+    x, y = torch.zeros(32, 3, 8, 8), torch.arange(32) % 10
+    seen = {}
+    model.forward_split = lambda xb, f=model.forward_split: (seen.setdefault("x", xb.detach().clone()), f(xb))[1]
+    train_step(model, opt, x, y, Generators.seeded(0, torch.device("cpu")), None, _LabelAsInput(1.0), "none", False,
+               dose=0.5)
+    mask = treated_mask(32, 0.5, Generators.seeded(0, torch.device("cpu")).augment, x.device)  # the same draw
+    assert 0 < int(mask.sum()) < 32
+    treated = seen["x"][mask][:, 0, 0, 0]
+    assert torch.equal(treated, y[mask].float()) and not seen["x"][~mask].any()
+
+
+def test_treatment_warm_up_scales_the_penalty_by_the_dose():
+    plain = _train()
+    ramped = _train(_ConstantPenalty(1.0), treatment_warmup_epochs=1.0)  # 3 steps an epoch: doses 1/3, 2/3, 1
+    assert ramped.step_losses == plain.step_losses  # a constant penalty moves no weight
+    assert ramped.epoch_losses == pytest.approx([plain.epoch_losses[0] + 100 * (1 / 3 + 2 / 3 + 1) / 3,
+                                                 plain.epoch_losses[1] + 100.0], rel=1e-6)
+
+
+def test_treatment_warm_up_leaves_vanilla_training_and_full_dose_steps_as_they_were():
+    assert _train(treatment_warmup_epochs=1.0).step_losses == _train().step_losses  # no plugin: nothing drawn
+    ramped = _train(augmentation=_AddOne(1.0), treatment_warmup_epochs=1.0)
+    full = _train(augmentation=_AddOne(1.0))
+    assert ramped.step_losses[0] != full.step_losses[0]  # step 1 treats about a third of the batch
+    assert len(ramped.step_losses) == len(full.step_losses) == 6
+

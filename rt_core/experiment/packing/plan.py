@@ -29,8 +29,9 @@ from rt_core.host.lookup import create_model, get_regularizer
 
 def pack_settings(trial: Trial, cfg: ExperimentConfig) -> tuple[Augmentation | None, float] | None:
     """(augmentation, weight decay) of a trial that can join a pack; None when it must train alone
-    (also under Nesterov momentum: the packed SGD implements plain heavy-ball momentum only)."""
-    if cfg.train.nesterov:
+    (also under Nesterov momentum: the packed SGD implements plain heavy-ball momentum only, and
+    under a treatment warm-up, which the packed trainer does not implement)."""
+    if cfg.train.nesterov or cfg.train.treatment_warmup_epochs > 0:
         return None
     try:
         augmentation, regularizer = plugin_objects(trial)
