@@ -125,8 +125,7 @@ def train_step(model: SplitModel, opt: torch.optim.Optimizer, xb: torch.Tensor, 
     perturbation, loss (+ penalty), backward, optimiser step; at ``dose`` r < 1 the augmentation and
     the perturbation act on the images ``treated_mask`` draws and the penalty is scaled by r. Returns
     (the loss, its cross-entropy part), detached (no host sync)."""
-    plugin = augmentation is not None or regularizer is not None
-    mask = treated_mask(len(xb), dose, gens.augment, xb.device) if plugin else None
+    mask = treated_mask(len(xb), dose, gens.augment, xb.device) if ramped(augmentation, regularizer) else None
     xb = augment_batch(xb, gens, augmentation, base_augment, mask)
     if regularizer is not None:
         xb = _on_some(lambda sub: regularizer.perturb(model, sub, yb if mask is None else yb[mask], gens.attack),
@@ -156,6 +155,16 @@ def lr_factor(epoch: int, step: int, steps_per_epoch: int, cfg: TrainConfig) -> 
         t = min(1.0, max(0.0, step - total) / span)
         return warm * (0.5 * (1.0 + math.cos(math.pi * t)) if cfg.schedule == "cosine" else 1.0 - t)
     return warm * cfg.gamma ** sum(1 for m in cfg.milestones if m < epoch)
+
+
+def ramped(augmentation: Augmentation | None, regularizer: Regularizer | None) -> bool:
+    """Whether a treatment warm-up acts on this plugin: an augmentation, or a regularizer that overrides
+    ``perturb`` or ``penalty`` (one acting on the optimizer settings alone is not ramped, and draws
+    nothing, so its run is the unramped one)."""
+    if augmentation is not None:
+        return True
+    return regularizer is not None and (type(regularizer).perturb is not Regularizer.perturb
+                                        or type(regularizer).penalty is not Regularizer.penalty)
 
 
 def treatment_dose(step: int, steps_per_epoch: int, cfg: TrainConfig) -> float:

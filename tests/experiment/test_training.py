@@ -15,6 +15,7 @@ from rt_core.experiment.training import (
     lr_factor,
     make_optimizer,
     plateau_step,
+    ramped,
     train_source,
     train_step,
     treated_mask,
@@ -154,3 +155,23 @@ def test_treatment_warm_up_leaves_vanilla_training_and_full_dose_steps_as_they_w
     assert ramped.step_losses[0] != full.step_losses[0]  # step 1 treats about a third of the batch
     assert len(ramped.step_losses) == len(full.step_losses) == 6
 
+
+
+class _LowerLR(Regularizer):
+    """Acts on the optimizer settings alone."""
+
+    def optimizer_settings(self, base):
+        return {**base, "lr": base["lr"] / 2}
+
+
+def test_a_regularizer_on_the_optimizer_alone_is_not_ramped_and_draws_nothing():
+    def run(warm):
+        torch.manual_seed(0)
+        model = cifar_cnn(width=0.25, hidden=8, image_size=8, norm="batch", dense_norm="batch")
+        x, y = torch.rand(96, 3, 8, 8, generator=torch.Generator().manual_seed(1)), torch.arange(96) % 10
+        cfg = TrainConfig(epochs=2, batch_size=32, lr=0.05, weight_decay=0.0, base_augment="crop",
+                          treatment_warmup_epochs=warm)
+        return train_source(model, x, y, cfg, Generators.seeded(0, torch.device("cpu")), None, _LowerLR(1.0))
+
+    assert not ramped(None, _LowerLR(1.0)) and ramped(None, _ConstantPenalty(1.0)) and ramped(_AddOne(1.0), None)
+    assert run(1.0).step_losses == run(0.0).step_losses  # the crop stream is untouched by a mask draw
