@@ -80,13 +80,30 @@ def test_shipped_presets_validate():
 
     root = Path(__file__).resolve().parents[2] / "examples"
     for name in ("quickstart.toml", "study.toml", "digits_full_probe.toml", "paper_cifar10_svhn.toml",
-                 "gpu_study.toml"):
+                 "gpu_study.toml", "study_warmup.toml"):
         cfg = load_config(root / name)
         assert cfg.sweep
     quick = load_config(root / "quickstart.toml")
     assert {"weight_decay", "last_layer"} <= {s.plugin for s in quick.sweep}
     # identity + 2 strengths: three ordered levels per plugin for the blocked trend test; >= 5 seeds
     assert all(len(s.strengths) >= 2 for s in quick.sweep) and len(quick.seeds) >= 5
+
+
+def test_the_warm_up_study_changes_only_the_warm_up_and_the_grids():
+    """The candidate second study is the reference study's protocol with a treatment warm-up: same pair,
+    model, recipe otherwise, probe, radius and seeds; every built-in, the identity plus 4 strengths."""
+    import dataclasses
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "examples"
+    study, warm = load_config(root / "study.toml"), load_config(root / "study_warmup.toml")
+    assert study.train.treatment_warmup_epochs == 0 and warm.train.treatment_warmup_epochs > 0
+    assert dataclasses.replace(warm.train, treatment_warmup_epochs=0.0) == study.train
+    for part in ("source", "target", "model", "transfer", "attack", "seeds"):
+        assert getattr(warm, part) == getattr(study, part), part
+    assert {s.plugin for s in warm.sweep} == {s.plugin for s in study.sweep}
+    assert all(len(set(s.strengths)) >= 4 for s in warm.sweep)
+    assert {trial_key(warm, t) for t in expand(warm)}.isdisjoint({trial_key(study, t) for t in expand(study)})
 
 
 def test_the_study_sweeps_every_built_in_and_the_quickstart_is_a_part_of_it():
