@@ -86,7 +86,7 @@ def _batch_loss(model: SplitModel, x: torch.Tensor, y: torch.Tensor, regularizer
         penalty = regularizer.penalty(model, x, y, features, logits) if regularizer is not None else None
     if penalty is None:
         return ce, ce
-    return ce + (penalty.float() if dose >= 1.0 else dose * penalty.float()), ce
+    return ce + dose * penalty.float(), ce  # x * 1.0 is exact: at full dose the loss is the unramped one
 
 
 def treated_mask(n: int, dose: float, generator: torch.Generator, device: torch.device) -> torch.Tensor | None:
@@ -137,6 +137,11 @@ def train_step(model: SplitModel, opt: torch.optim.Optimizer, xb: torch.Tensor, 
     return loss.detach(), ce.detach()
 
 
+def _ramp(step: int, total: float) -> float:
+    """min(1, (step + 1) / total): a linear warm-up over ``total`` steps; 1 throughout when total <= 0."""
+    return 1.0 if total <= 0 else min(1.0, (step + 1) / total)
+
+
 def lr_factor(epoch: int, step: int, steps_per_epoch: int, cfg: TrainConfig) -> float:
     """Multiplier of the base LR at global ``step`` (0-based) in ``epoch`` (1-based): a linear warm-up
     min(1, (step + 1) / W), W = warmup_epochs * steps_per_epoch, times the decay of ``cfg.schedule``:
@@ -149,7 +154,7 @@ def lr_factor(epoch: int, step: int, steps_per_epoch: int, cfg: TrainConfig) -> 
     [0.5, 1.0, 1.0, 0.833, 0.667, 0.5, 0.333, 0.167]
     """
     total = cfg.warmup_epochs * steps_per_epoch
-    warm = 1.0 if total <= 0 else min(1.0, (step + 1) / total)
+    warm = _ramp(step, total)
     if cfg.schedule in ("cosine", "linear"):
         span = max(1.0, cfg.epochs * steps_per_epoch - total)
         t = min(1.0, max(0.0, step - total) / span)
@@ -175,8 +180,7 @@ def treatment_dose(step: int, steps_per_epoch: int, cfg: TrainConfig) -> float:
     >>> [treatment_dose(s, 4, cfg) for s in range(4)]
     [0.5, 1.0, 1.0, 1.0]
     """
-    total = cfg.treatment_warmup_epochs * steps_per_epoch
-    return 1.0 if total <= 0 else min(1.0, (step + 1) / total)
+    return _ramp(step, cfg.treatment_warmup_epochs * steps_per_epoch)
 
 
 PLATEAU_WINDOW = 10  # steps averaged: one batch's loss is too noisy to call the plateau left
@@ -195,13 +199,25 @@ def plateau_step(losses: Sequence[float], num_classes: int, window: int = PLATEA
     >>> plateau_step([2.3] * 40, num_classes=10) is None
     True
     """
-    values = np.asarray(losses, dtype=float)
-    if len(values) < window:
+    if len(losses) < window:
         return None
-    reference = min(float(values[:window].mean()), math.log(num_classes))
-    means = np.convolve(values, np.ones(window) / window, mode="valid")  # means[i] = mean(values[i:i+w])
-    below = np.flatnonzero(means < PLATEAU_DROP * reference)
+    means, threshold = plateau_curve(losses, num_classes, window)
+    below = np.flatnonzero(means < threshold)
     return None if len(below) == 0 else int(below[0]) + window
+
+
+def plateau_curve(losses: Sequence[float], num_classes: int,
+                  window: int = PLATEAU_WINDOW) -> tuple[np.ndarray, float]:
+    """(means, threshold) behind ``plateau_step``: means[i] = mean(losses[i:i+w]) and the threshold
+    0.9 * min(mean(losses[:w]), ln k).
+
+    >>> means, threshold = plateau_curve([2.3] * 20 + [1.0] * 20, num_classes=10)
+    >>> len(means), round(threshold, 4)
+    (31, 2.07)
+    """
+    values = np.asarray(losses, dtype=float)
+    reference = min(float(values[:window].mean()), math.log(num_classes))
+    return np.convolve(values, np.ones(window) / window, mode="valid"), PLATEAU_DROP * reference
 
 
 @dataclass(frozen=True)

@@ -40,9 +40,9 @@ from rt_core.experiment.evaluation import accuracy_and_loss, predict_logits  # n
 from rt_core.experiment.loading import load_config  # noqa: E402
 from rt_core.experiment.parts import domains, new_model, plugin_objects  # noqa: E402
 from rt_core.experiment.training import (  # noqa: E402
-    PLATEAU_DROP,
     PLATEAU_WINDOW,
     Generators,
+    plateau_curve,
     ramped,
     train_source,
 )
@@ -52,16 +52,15 @@ HERE = Path(__file__).parent
 WARMUPS = (0.0, 0.5, 1.0)
 
 
-def strongest(cfg) -> list[Trial]:
-    """Vanilla and each sweep's last (strongest) strength, as the study's trials of ``seed`` 0."""
-    return [Trial("vanilla", 0.0, 0)] + [Trial(s.plugin, float(s.strengths[-1]), 0, dict(s.options)) for s in cfg.sweep]
+def strongest(cfg, seed: int) -> list[Trial]:
+    """Vanilla and each sweep's last (strongest) strength, as the config's trials of ``seed``."""
+    return [Trial("vanilla", 0.0, seed)] + [Trial(s.plugin, float(s.strengths[-1]), seed, dict(s.options))
+                                            for s in cfg.sweep]
 
 
 def after_warm_up(losses: list[float], ramp_steps: float, num_classes: int) -> tuple[int | None, int]:
     """(full_dose_step, first_full_window) of one run's step losses, as the module docstring defines them."""
-    values = np.asarray(losses)
-    threshold = PLATEAU_DROP * min(float(values[:PLATEAU_WINDOW].mean()), math.log(num_classes))
-    means = np.convolve(values, np.ones(PLATEAU_WINDOW) / PLATEAU_WINDOW, mode="valid")  # steps i .. i + w - 1
+    means, threshold = plateau_curve(losses, num_classes)  # means[i]: steps i .. i + w - 1
     first_full = max(0, math.ceil(ramp_steps) - 1)  # 0-based step from which the dose is 1
     starts = np.arange(len(means))
     below = (starts >= first_full) & (means < threshold)
@@ -76,8 +75,7 @@ def run(config: str, seed: int, warmups: tuple[float, ...] = WARMUPS) -> list[di
     rows = []
     for warm in warmups:
         cfg = dataclasses.replace(base, train=dataclasses.replace(base.train, treatment_warmup_epochs=warm))
-        for trial in strongest(cfg):
-            trial = dataclasses.replace(trial, seed=seed)
+        for trial in strongest(cfg, seed):
             model = new_model(cfg, src.num_classes, cpu, seed)
             augmentation, regularizer = plugin_objects(trial)
             log = train_source(model, src.x_train, src.y_train, cfg.train, Generators.seeded(seed, cpu),
@@ -118,14 +116,13 @@ def plot(csv_path: Path) -> None:
         runs = table[(table["plugin"] == plugin) & (table["strength"] == strength)]
         for (warm, acc), run_rows in runs.groupby(["warmup_epochs", "acc_src"], sort=False):
             losses = run_rows.sort_values("step")["cross_entropy"].to_numpy()
-            smooth = np.convolve(losses, np.ones(PLATEAU_WINDOW) / PLATEAU_WINDOW, mode="valid")
+            smooth, threshold = plateau_curve(losses, 10)
             line, = ax.plot(np.arange(len(smooth)) + PLATEAU_WINDOW, smooth, lw=1.2,
                             label=f"warm-up {warm:g} ep: acc_src {acc:.1f}")
             if warm > 0 and ramped(*plugin_objects(Trial(plugin, float(strength), 0))):
                 ax.axvline(run_rows["first_full_window"].iloc[0] - PLATEAU_WINDOW, color=line.get_color(), ls=":",
                            lw=0.8)
             if warm == runs["warmup_epochs"].iloc[0]:
-                threshold = PLATEAU_DROP * min(float(losses[:PLATEAU_WINDOW].mean()), math.log(10))
                 ax.axhline(threshold, color="k", ls="--", lw=0.8)
                 ax.axvline(0.1 * len(losses), color="grey", ls="--", lw=0.8)
         ax.set_title(f"{plugin} {strength:g}", fontsize=10)
