@@ -184,7 +184,10 @@ class TrainConfig:
     are used by "step" only. ``treatment_warmup_epochs`` > 0 ramps the plugin's dose linearly from 0
     to 1 over that many epochs: at step t, r = min(1, (t + 1) / W), each image is augmented or
     perturbed with probability r and a penalty is scaled by r (optimizer settings such as weight
-    decay are not ramped); 0, the default, treats every step fully."""
+    decay are not ramped); 0, the default, treats every step fully. ``whiten_first_conv`` initialises
+    the first conv's filters from the source training images before training (+/- the top principal
+    directions of its input patches, each scaled to unit variance: ``rt_core.experiment.whitening``);
+    false, the default, keeps the model's own initialisation."""
 
     epochs: int = checked(10, AT_LEAST_ONE)
     batch_size: int = checked(128, AT_LEAST_ONE)
@@ -198,6 +201,7 @@ class TrainConfig:
     schedule: str = checked("step", Check(choices=("step", "cosine", "linear")))
     nesterov: bool = False
     treatment_warmup_epochs: float = checked(0.0, NON_NEGATIVE)
+    whiten_first_conv: bool = False
 
 
 @dataclass(frozen=True)

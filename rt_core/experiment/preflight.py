@@ -3,7 +3,8 @@ as it was and costs one line:
 
 - the output directory: a file, or a folder that cannot be created or written, is refused;
 - the model: one forward pass on a batch of each domain, so a shape mismatch is caught up front,
-  and every brought checkpoint loaded into the architecture;
+  every brought checkpoint loaded into the architecture, and with ``train.whiten_first_conv`` a
+  first conv that can be whitened;
 - k-fold target probes: every target class has at least k images; k-shot probes: more than k.
 
 Every failure is an RtError: one line naming the config key and the fix.
@@ -20,6 +21,7 @@ from rt_core.errors import RtError
 from rt_core.experiment.checkpoints import load_into, read_table
 from rt_core.experiment.config import ExperimentConfig
 from rt_core.experiment.parts import Domain, new_model
+from rt_core.experiment.whitening import first_conv
 
 
 def check_out_dir(out: str | Path) -> None:
@@ -49,6 +51,8 @@ def check_model_fits(cfg: ExperimentConfig, src: Domain, tgt: Domain, device: to
     if cfg.source_models.checkpoints:  # every brought model must fit the architecture, before anything runs
         for path in sorted(set(read_table(cfg.source_models.checkpoints).values())):
             load_into(new_model(cfg, src.num_classes, device, seed=0), path, cfg.model.name)
+    if cfg.train.whiten_first_conv:
+        first_conv(model.features)
     for where, dom in (("source", src), ("target", tgt)):
         shape = tuple(dom.x_train.shape[1:])
         try:

@@ -5,7 +5,8 @@ Per batch: x <- base augment (crop/flip) -> plugin augmentation -> regularizer.p
 loss = CE(h(x), y) + regularizer.penalty(...); the optimizer uses regularizer.optimizer_settings.
 With a treatment warm-up (``treatment_warmup_epochs`` > 0) the plugin's dose rises over the first
 steps: each image is treated (augmented or perturbed) with probability r and the penalty is scaled
-by r (``treatment_dose``); at r = 1 the step is exactly the unramped one.
+by r (``treatment_dose``); at r = 1 the step is exactly the unramped one. With ``whiten_first_conv``
+the first conv starts from the training images' patch-whitening filters (``whitening``).
 A non-finite loss stops training with ``Diverged(epoch)``. Every step's cross-entropy is kept, so
 the step at which training left its initial loss plateau can be read off (``plateau_step``).
 """
@@ -21,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from rt_core.experiment.config import TrainConfig
+from rt_core.experiment.whitening import whiten_first_conv
 from rt_core.host.augmentation import Augmentation
 from rt_core.host.model import SplitModel
 from rt_core.host.regularizer import Regularizer
@@ -238,7 +240,10 @@ class TrainLog:
 def train_source(model: SplitModel, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, gens: Generators,
                  augmentation: Augmentation | None = None, regularizer: Regularizer | None = None,
                  on_epoch: Callable[[int, float], None] | None = None) -> TrainLog:
-    """Train ``model`` on (x, y) in place per ``cfg`` (a TrainConfig); return its ``TrainLog``."""
+    """Train ``model`` on (x, y) in place per ``cfg`` (a TrainConfig); return its ``TrainLog``. With
+    ``cfg.whiten_first_conv`` the first conv is first initialised from the patches of x (``whitening``)."""
+    if cfg.whiten_first_conv:
+        whiten_first_conv(model, x)
     opt = make_optimizer(model, cfg.lr, cfg.momentum, cfg.weight_decay, regularizer, cfg.nesterov)
     base_lrs = [group["lr"] for group in opt.param_groups]
     autocast = x.device.type == "cuda"

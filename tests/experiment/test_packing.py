@@ -52,12 +52,14 @@ def test_nesterov_trials_train_alone(tmp_path):
         assert pack_settings(trial, cfg) is not None and pack_settings(trial, nesterov) is None
 
 
-def test_trials_under_a_treatment_warm_up_train_alone(tmp_path):
-    """The packed trainer does not ramp a plugin's dose, so under a treatment warm-up nothing packs."""
+def test_trials_under_a_treatment_warm_up_or_a_whitened_conv_train_alone(tmp_path):
+    """The packed trainer neither ramps a plugin's dose nor whitens a first conv: with either nothing packs."""
     cfg = load_config(write_tiny(tmp_path / "t.toml"))
     ramped = replace(cfg, train=replace(cfg.train, treatment_warmup_epochs=0.5))
+    whitened = replace(cfg, train=replace(cfg.train, whiten_first_conv=True))
     for trial in (Trial("vanilla", 0.0, 0), Trial("weight_decay", 1e-3, 0), Trial("translation", 0.2, 0)):
-        assert pack_settings(trial, cfg) is not None and pack_settings(trial, ramped) is None
+        assert pack_settings(trial, cfg) is not None
+        assert pack_settings(trial, ramped) is None and pack_settings(trial, whitened) is None
 
 
 def test_packs_hold_packable_trials_only_and_batch_norm_models_never_pack(tmp_path):

@@ -30,8 +30,8 @@ from rt_core.host.lookup import create_model, get_regularizer
 def pack_settings(trial: Trial, cfg: ExperimentConfig) -> tuple[Augmentation | None, float] | None:
     """(augmentation, weight decay) of a trial that can join a pack; None when it must train alone
     (also under Nesterov momentum: the packed SGD implements plain heavy-ball momentum only, and
-    under a treatment warm-up, which the packed trainer does not implement)."""
-    if cfg.train.nesterov or cfg.train.treatment_warmup_epochs > 0:
+    under a treatment warm-up or a whitened first conv, which the packed trainer does not implement)."""
+    if cfg.train.nesterov or cfg.train.treatment_warmup_epochs > 0 or cfg.train.whiten_first_conv:
         return None
     try:
         augmentation, regularizer = plugin_objects(trial)
