@@ -80,7 +80,7 @@ def test_shipped_presets_validate():
 
     root = Path(__file__).resolve().parents[2] / "examples"
     for name in ("quickstart.toml", "study.toml", "digits_full_probe.toml", "paper_cifar10_svhn.toml",
-                 "gpu_study.toml", "study_warmup.toml"):
+                 "gpu_study.toml", "study_whiten.toml"):
         cfg = load_config(root / name)
         assert cfg.sweep
     quick = load_config(root / "quickstart.toml")
@@ -89,16 +89,18 @@ def test_shipped_presets_validate():
     assert all(len(s.strengths) >= 2 for s in quick.sweep) and len(quick.seeds) >= 5
 
 
-def test_the_warm_up_study_changes_only_the_warm_up_and_the_grids():
-    """The candidate second study is the reference study's protocol with a treatment warm-up: same pair,
-    model, recipe otherwise, probe, radius and seeds; every built-in, the identity plus 4 strengths."""
+def test_the_candidate_study_changes_only_the_warm_up_the_first_conv_and_the_grids():
+    """The candidate second study is the reference study's protocol with a treatment warm-up and a whitened
+    first conv: same pair, model, recipe otherwise, probe, radius and seeds; every built-in, the identity
+    plus 4 strengths."""
     import dataclasses
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2] / "examples"
-    study, warm = load_config(root / "study.toml"), load_config(root / "study_warmup.toml")
+    study, warm = load_config(root / "study.toml"), load_config(root / "study_whiten.toml")
     assert study.train.treatment_warmup_epochs == 0 and warm.train.treatment_warmup_epochs > 0
-    assert dataclasses.replace(warm.train, treatment_warmup_epochs=0.0) == study.train
+    assert not study.train.whiten_first_conv and warm.train.whiten_first_conv
+    assert dataclasses.replace(warm.train, treatment_warmup_epochs=0.0, whiten_first_conv=False) == study.train
     for part in ("source", "target", "model", "transfer", "attack", "seeds"):
         assert getattr(warm, part) == getattr(study, part), part
     assert {s.plugin for s in warm.sweep} == {s.plugin for s in study.sweep}
