@@ -30,7 +30,13 @@ CHUNK = 256  # images per covariance chunk
 
 
 def first_conv(features: nn.Module) -> tuple[nn.Sequential, nn.Conv2d]:
-    """(the layers before it, the first Conv2d) among the direct children of ``features``."""
+    """(the layers before it, the first Conv2d) among the direct children of ``features``.
+
+    >>> from rt_core.experiment.models import cifar_cnn
+    >>> before, conv = first_conv(cifar_cnn(width=0.5, image_size=8).features)
+    >>> [type(m).__name__ for m in before], conv.out_channels
+    (['Normalize'], 16)
+    """
     before: list[nn.Module] = []
     for child in features.children():
         if isinstance(child, nn.Conv2d):
@@ -43,7 +49,14 @@ def first_conv(features: nn.Module) -> tuple[nn.Sequential, nn.Conv2d]:
 
 
 def patch_covariance(prefix: nn.Module, conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    """The d x d covariance (float64, population) of the patches ``conv`` sees over ``prefix(x)``."""
+    """The d x d covariance (float64, population) of the patches ``conv`` sees over ``prefix(x)``.
+
+    >>> import torch
+    >>> from rt_core.experiment.models import cifar_cnn
+    >>> cov = patch_covariance(*first_conv(cifar_cnn(width=0.5, image_size=8).features), torch.rand(4, 3, 8, 8))
+    >>> cov.shape, cov.dtype
+    (torch.Size([27, 27]), torch.float64)
+    """
     total, outer, count = None, None, 0
     with torch.no_grad():
         for chunk in x.split(CHUNK):
@@ -75,7 +88,13 @@ def whitening_filters(cov: torch.Tensor, n: int, eps: float = EPS) -> tuple[torc
 
 def whiten_first_conv(model: nn.Module, x: torch.Tensor, eps: float = EPS) -> int:
     """Set the first conv's first 2n filters to +/- the whitening filters of ``x`` (module docstring);
-    returns n."""
+    returns n.
+
+    >>> import torch
+    >>> from rt_core.experiment.models import cifar_cnn
+    >>> whiten_first_conv(cifar_cnn(width=0.5, image_size=8, input_norm="per_image"), torch.rand(20, 3, 8, 8))
+    8
+    """
     prefix, conv = first_conv(model.features)
     cov = patch_covariance(prefix, conv, x)
     n = min(conv.out_channels // 2, cov.shape[0])

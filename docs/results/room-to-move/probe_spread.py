@@ -4,6 +4,10 @@ Usage (from the repository root, after the study has run with its models kept un
 ``docs/results/study/models/``, which git does not hold)::
 
     python docs/results/room-to-move/probe_spread.py > docs/results/room-to-move/probe_spread.txt
+    python docs/results/room-to-move/probe_spread.py STORE 10,40,100   # another store, the study's probe only
+
+STORE: any store whose vanilla models were kept (default ``docs/results/study``); a second argument
+lists numbers of draws for the study's probe on raw features instead of the variants below.
 
 For each target-probe variant, every vanilla model m of the study is scored on the same D few-shot
 draws d (``few_shot_draws``: 5 images per class, the rest scored), giving accuracies a[m, d]. The
@@ -24,6 +28,7 @@ probe over 40 draws. The study's own acc_tgt must be reproduced exactly by the f
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import torch
@@ -41,9 +46,9 @@ VARIANTS = [("raw", "probe", 10), ("standardised", "probe", 10), ("l2", "probe",
             ("raw", "class mean", 10), ("cl2n", "class mean", 10), ("raw", "probe", 40)]
 
 
-def vanilla_features() -> tuple[dict[int, torch.Tensor], torch.Tensor, dict[int, float], object]:
+def vanilla_features(where: str = STUDY) -> tuple[dict[int, torch.Tensor], torch.Tensor, dict[int, float], object]:
     """({seed: f(x) of all target images, train then test}, their labels, {seed: stored acc_tgt}, transfer cfg)."""
-    store = Store(STUDY, create=False, read_only=True)
+    store = Store(where, create=False, read_only=True)
     try:
         cfg = from_dict(json.loads(store.get_meta("config")))
         rows = [r for r in store.rows() if r["status"] == "finished" and r["plugin"] == "vanilla"]
@@ -54,7 +59,7 @@ def vanilla_features() -> tuple[dict[int, torch.Tensor], torch.Tensor, dict[int,
     feats, stored = {}, {}
     for r in sorted(rows, key=lambda r: r["seed"]):
         model = new_model(cfg, src.num_classes, cpu, r["seed"])
-        model.load_state_dict(load_state(model_path(STUDY, r["key"])))
+        model.load_state_dict(load_state(model_path(where, r["key"])))
         feats[r["seed"]] = torch.cat([extract_features(model, x) for x in (tgt.x_train, tgt.x_test)]).float()
         stored[r["seed"]] = r["metrics"]["acc_tgt"]
     return feats, torch.cat([tgt.y_train, tgt.y_test]), stored, cfg.transfer
@@ -103,23 +108,26 @@ def decomposed(a: np.ndarray) -> tuple[float, float, float, float]:
     return means.mean(), np.sqrt(total), np.sqrt(s2_inter / a.shape[1]), np.sqrt(max(total - s2_inter / a.shape[1], 0))
 
 
-def main() -> None:
+def main(where: str = STUDY, variants: list = VARIANTS) -> None:
     torch.set_num_threads(1)
-    feats, y, stored, t = vanilla_features()
+    feats, y, stored, t = vanilla_features(where)
     print(f"{len(feats)} vanilla models (seeds {min(feats)}-{max(feats)}), {t.probe_shots}-shot draws over {len(y)} "
           "target images\n")
     print("| features | classifier | draws | mean acc_tgt | SD over models | interaction part | model part |")
     print("|---|---|---|---|---|---|---|")
     gap = None
-    for how, classifier, draws in VARIANTS:
+    for how, classifier, draws in variants:
         a = table(feats, y, how, classifier, draws, t)
         if (how, classifier, draws) == ("raw", "probe", t.probe_draws):
             gap = max(abs(a[i].mean() - v) for i, v in enumerate(stored.values()))
         mean, sd, inter, model = decomposed(a)
         print(f"| {how} | {classifier} | {draws} | {mean:.1f} | {sd:.2f} | {inter:.2f} | {model:.2f} |", flush=True)
-    print(f"\nThe study's probe (raw, probe, {t.probe_draws} draws) against its stored acc_tgt: "
-          f"largest difference {gap:.1e}")
+    if gap is not None:
+        print(f"\nThe study's probe (raw, probe, {t.probe_draws} draws) against its stored acc_tgt: "
+              f"largest difference {gap:.1e}")
 
 
 if __name__ == "__main__":
-    main()
+    chosen = sys.argv[1] if len(sys.argv) > 1 else STUDY
+    counts = [("raw", "probe", int(d)) for d in sys.argv[2].split(",")] if len(sys.argv) > 2 else VARIANTS
+    main(chosen, counts)
