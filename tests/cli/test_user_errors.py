@@ -88,6 +88,30 @@ def test_shape_mismatch_is_caught_by_one_forward_pass_before_the_store(tmp_path,
              r"source: model 'cifar_cnn' .* cannot take source images of shape \(3, 8, 8\)")
 
 
+def test_whitening_a_model_without_a_top_level_conv_is_refused_before_the_store(tmp_path, capsys, rt_plugin):
+    import torch
+
+    from rt_core import ModelSpec, SplitModel, hookimpl
+
+    def dense(num_classes=10, image_size=8):
+        return SplitModel(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * image_size ** 2, 8),
+                                              torch.nn.ReLU()), torch.nn.Linear(8, num_classes))
+
+    class Dense:
+        @hookimpl
+        def rt_register_models(self, register):
+            register(ModelSpec("dense_only", dense))
+
+    rt_plugin(Dense(), "dense-only")
+    text = TINY.replace('name = "cifar_cnn"\noptions = { width = 0.25, hidden = 8, image_size = 8 }',
+                        'name = "dense_only"\noptions = { image_size = 8 }')
+    text = text.replace("weight_decay = 0.0\n", "weight_decay = 0.0\nwhiten_first_conv = true\n", 1)
+    assert 'name = "dense_only"' in text and "whiten_first_conv" in text
+    _run_bad(tmp_path, capsys, text,
+             r"train\.whiten_first_conv: the model's features have no Conv2d among their top-level layers; "
+             r"set whiten_first_conv = false")
+
+
 def test_out_is_a_file(tmp_path, capsys):
     out = tmp_path / "results.txt"
     out.write_text("precious")
