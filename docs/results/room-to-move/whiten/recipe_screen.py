@@ -4,6 +4,9 @@ Usage (from the repository root; each row one source training on one thread)::
 
     python docs/results/room-to-move/whiten/recipe_screen.py CONFIG VARIANT SEEDS OUT.jsonl
 
+CONFIG: the rows in ``recipe_screen.csv`` came from section 7's candidate,
+``docs/results/room-to-move/warmup/study_warmup.toml`` (vanilla and four of its strongest settings).
+
 VARIANT: ``base`` (CONFIG as it is), ``lr0.1`` (learning rate 0.1), ``dirac`` (every conv's first
 min(in, out) filters set to the identity, airbench's other initialisation) or ``whiten`` (the first
 conv whitened). SEEDS: e.g. ``0,1``. Each
