@@ -156,7 +156,6 @@ def test_treatment_warm_up_leaves_vanilla_training_and_full_dose_steps_as_they_w
     assert len(ramped.step_losses) == len(full.step_losses) == 6
 
 
-
 class _LowerLR(Regularizer):
     """Acts on the optimizer settings alone."""
 
