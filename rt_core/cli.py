@@ -138,17 +138,18 @@ def _seeds_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", help="seeds to run instead of the config's, e.g. 5,6,7,8,9 or 5-9")
 
 
-def parse_seeds(text: str) -> list[int]:
-    """``"5,6,9"`` or ``"5-9"`` (inclusive) or a mix, as a sorted list of distinct integers."""
+def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
+    """``"5,6,9"`` or ``"5-9"`` (inclusive) or a mix, as a sorted list of distinct integers; errors
+    name ``flag``."""
     seeds: set[int] = set()
     for part in text.split(","):
         low, _, high = part.strip().partition("-")
         try:
             seeds.update(range(int(low), int(high or low) + 1))
         except ValueError as err:
-            raise RtError(f"--seeds {text!r}: use integers like 5,6,7 or a range like 5-9") from err
+            raise RtError(f"{flag} {text!r}: use integers like 5,6,7 or a range like 5-9") from err
     if not seeds:
-        raise RtError(f"--seeds {text!r}: give at least one seed")
+        raise RtError(f"{flag} {text!r}: give at least one seed")
     return sorted(seeds)
 
 

@@ -136,6 +136,23 @@ def _report_args(p: argparse.ArgumentParser) -> None:
                    help="equivalence margin in points of rel_dt (default: the config's [report] equivalence_margin)")
     p.add_argument("--classes", type=Check(low=2, integer=True).arg("--classes", int), default=None,
                    help="with --import: class count of the source task, to exclude trials within 10 points of chance")
+    _only_seeds_arg(p)
+
+
+def _only_seeds_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--only-seeds", metavar="SEEDS",
+                   help="read only these seeds of the store, e.g. 0-4 (a pilot's seeds in a store that has grown)")
+
+
+def _only(args: argparse.Namespace) -> list[int] | None:
+    """The seeds of ``--only-seeds`` (None: all of the store's)."""
+    from rt_core.cli import parse_seeds  # inside: rt_core.cli loads this plugin
+
+    return None if args.only_seeds is None else parse_seeds(args.only_seeds, "--only-seeds")
+
+
+def _only_line(args: argparse.Namespace) -> str:
+    return "" if args.only_seeds is None else f"(seeds {args.only_seeds} of the store only: --only-seeds)\n"
 
 
 def report_command(args: argparse.Namespace) -> int:
@@ -146,10 +163,12 @@ def report_command(args: argparse.Namespace) -> int:
         raise RtError("give an experiment directory (rt report DIR) or --import FILE.csv --out DIR")
     if args.csv and not args.out:
         raise RtError("--import needs --out DIR, the folder to write the report to")
+    if args.csv and args.only_seeds:
+        raise RtError("--only-seeds reads a store's seeds; filter the CSV itself for --import")
     out = args.out or args.directory
     try:
         path = report_published(args.csv, args.out, args.margin, args.classes) if args.csv else \
-            report_store(args.directory, args.out, args.margin)
+            report_store(args.directory, args.out, args.margin, _only(args))
     except OSError as err:
         raise RtError(f"cannot write the report into {out} ({err.strerror or err}); pass --out DIR, a folder "
                       "you can write to") from err
@@ -168,6 +187,7 @@ def rt_register_commands(cli: Any) -> None:
 def _headroom_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("directory", help="experiment directory holding results.sqlite")
     p.add_argument("--json", action="store_true", help="the table and the criteria as JSON")
+    _only_seeds_arg(p)
 
 
 def headroom_command(args: argparse.Namespace) -> int:
@@ -179,12 +199,13 @@ def headroom_command(args: argparse.Namespace) -> int:
     from theory.report.job import store_headroom
     from theory.report.sections import left_out_line
 
-    table, found, left = store_headroom(args.directory)
+    table, found, left = store_headroom(args.directory, _only(args))
     if args.json:
         print(json.dumps({"settings": [dataclasses.asdict(s) for s in table],
-                          "criteria": [dataclasses.asdict(c) for c in found], "seeds_left_out": left}, indent=2))
+                          "criteria": [dataclasses.asdict(c) for c in found], "seeds_left_out": left,
+                          "only_seeds": _only(args)}, indent=2))
     else:
-        print(headroom.markdown(table, found), end="")
+        print(_only_line(args) + headroom.markdown(table, found), end="")
         if left:
             print("\n" + left_out_line(left))
     return 0
@@ -213,6 +234,7 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
                         "--demo, the demo-against-study outcomes into this PNG")
     p.add_argument("--json", action="store_true",
                    help="rows as JSON, each with its replication share (the joint counts are in the text)")
+    _only_seeds_arg(p)
 
 
 def plan_command(args: argparse.Namespace) -> int:
@@ -232,7 +254,7 @@ def plan_command(args: argparse.Namespace) -> int:
         if value is not None and value < low:
             raise RtError(f"{flag} must be at least {low}, got {value}")
     _check_figure(args)
-    tables = store_tables(args.directory)
+    tables = store_tables(args.directory, _only(args))
     rows, alpha = store_plan(tables, args.effect, args.power)
     if not rows:
         raise RtError(f"{args.directory} holds no plugin trials (only vanilla ones): nothing to plan; "
@@ -248,8 +270,10 @@ def plan_command(args: argparse.Namespace) -> int:
         print(json.dumps({"plan": [{**dataclasses.asdict(r), "replication": _replication_json(rep, r.plugin)}
                                    for r in rows],
                           "calibration": None if cal is None else calibration_json(cal),
-                          "demo": None if demo is None else [dataclasses.asdict(c) for c in demo]}, indent=2))
+                          "demo": None if demo is None else [dataclasses.asdict(c) for c in demo],
+                          "only_seeds": _only(args)}, indent=2))
         return 0
+    print(_only_line(args), end="")
     _print_plan(rows, alpha, rep)
     if cal is not None:
         print("\n" + calibration_text(cal))

@@ -253,6 +253,10 @@ FLAGS = {
     "report --out empty": (["report", "--import", "{csv}", "--out", ""], r"--out is empty"),
     "plan --effect nan": (["plan", "{out}", "--effect", "nan"], r"--effect must be a finite number > 0"),
     "plan --power 1": (["plan", "{out}", "--power", "1"], r"--power must be in \(0, 1\), got 1"),
+    "plan --only-seeds x": (["plan", "{out}", "--only-seeds", "x"],
+                            r"--only-seeds 'x': use integers like 5,6,7 or a range like 5-9"),
+    "report --only-seeds with --import": (["report", "--import", "{csv}", "--out", "{out}", "--only-seeds", "0"],
+                                          r"--only-seeds reads a store's seeds; filter the CSV itself for --import"),
     "export --out empty": (["export", "{out}", "--out", ""], r"--out is empty"),
     "demo --out empty": (["demo", "--out", ""], r"--out is empty"),
 }

@@ -653,3 +653,42 @@ def test_rt_headroom_on_a_store_read_mid_sweep_compares_the_same_seeds(tmp_path,
     assert "Seed(s) 4 left out: not all of their trials have run yet" in capsys.readouterr().out
     assert main(["headroom", str(store), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["seeds_left_out"] == [4]
+
+
+def test_only_seeds_reads_the_chosen_seeds_as_a_store_holding_only_them(tmp_path, capsys):
+    # the independent construction: a copy of the store with the other seeds deleted (one plugin kept:
+    # the report's resampling is what costs time, and it is per plugin)
+    import shutil
+    import sqlite3
+
+    from rt_core.cli import main
+    from theory.report.job import _store_inputs, store_headroom, store_report
+    from theory.report.sections import summary
+
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    shutil.copytree(ROOT / "docs" / "results" / "demo-seeds-0-4", whole)
+    with sqlite3.connect(whole / "results.sqlite") as db:
+        db.execute("DELETE FROM trials WHERE plugin NOT IN ('vanilla', 'rotation')")
+    shutil.copytree(whole, cut)
+    with sqlite3.connect(cut / "results.sqlite") as db:
+        db.execute("DELETE FROM trials WHERE seed IN (1, 4)")
+    only = [0, 2, 3]
+    assert list(_store_inputs(whole, None, only)[0]) == list(_store_inputs(cut, None)[0])
+    assert store_headroom(whole, only)[:2] == store_headroom(cut)[:2]
+    assert store_headroom(whole)[0] != store_headroom(cut)[0]  # the filter is what makes them equal
+    report, _, _ = store_report(whole, None, only)
+    assert list(report.settings.seeds) == only and report.provenance["store_seeds"] == [0, 1, 2, 3, 4]
+    (mine,), (theirs,) = report.plugins, store_report(cut)[0].plugins
+    assert (mine.verdict, mine.effect) == (theirs.verdict, theirs.effect)
+    assert main(["plan", str(whole), "--only-seeds", "0,2-3", "--calibration-draws", "0", "--draws", "5",
+                 "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["only_seeds"] == only and [r["seeds_measured"] for r in plan["plan"]] == [3]
+    assert "Read with `--only-seeds 0, 2-3`: the store holds seeds 0-4" in summary(report).markdown
+    for command in ("report", "headroom", "plan"):  # each passes the seeds on: the store is checked against them
+        assert main([command, str(whole), "--only-seeds", "3-7"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == (f"rt: error: --only-seeds: {whole} holds no trial of seed(s) 5-7 (it holds seeds 0-4); "
+                       "pick seeds among those")
+    assert main(["headroom", str(whole), "--only-seeds", "x"]) == 2
+    assert "--only-seeds 'x': use integers" in capsys.readouterr().err

@@ -276,10 +276,16 @@ def _store_provenance(store: Store, rows: list[dict], meta: dict) -> dict:
             "last_run_wall_s": meta["last_run_s"]}
 
 
-def whole_store(directory: str | Path) -> tuple[list[dict], dict]:
+def whole_store(directory: str | Path, only: list[int] | None = None) -> tuple[list[dict], dict]:
     """``load_store`` kept to its whole seeds (``analysis.whole_seeds``), the seeds left out named in
-    the provenance as ``seeds_left_out``; RtError when no seed is whole yet."""
+    the provenance as ``seeds_left_out``; RtError when no seed is whole yet. ``only``: read those seeds
+    of the store and no others (``--only-seeds``: a pilot's seeds in a store that has grown past it),
+    named in the provenance as ``only_seeds`` beside the store's ``store_seeds``."""
     rows, meta = load_store(directory)
+    if only is not None:
+        rows = only_seeds(rows, only, directory)
+        held = meta["provenance"]["seeds"]
+        meta["provenance"].update(seeds=sorted({r["seed"] for r in rows}), only_seeds=sorted(only), store_seeds=held)
     rows, left = analysis.whole_seeds(rows)
     if not rows:
         raise RtError(f"{directory}: no seed has all its trials settled yet (seeds {sections.seed_ranges(left)} are "
@@ -289,9 +295,19 @@ def whole_store(directory: str | Path) -> tuple[list[dict], dict]:
     return rows, meta
 
 
-def _store_inputs(directory: str | Path, margin: float | None) -> tuple[list[dict], dict, ReportConfig, float, dict]:
+def only_seeds(rows: Rows, only: list[int], directory: str | Path) -> Rows:
+    """The rows of the seeds in ``only``; RtError naming any of them the store does not hold."""
+    held = {r["seed"] for r in rows}
+    if missing := sorted(set(only) - held):
+        raise RtError(f"--only-seeds: {directory} holds no trial of seed(s) {sections.seed_ranges(missing)} "
+                      f"(it holds seeds {sections.seed_ranges(sorted(held))}); pick seeds among those")
+    return Rows(r for r in rows if r["seed"] in set(only))
+
+
+def _store_inputs(directory: str | Path, margin: float | None, only: list[int] | None = None
+                  ) -> tuple[list[dict], dict, ReportConfig, float, dict]:
     """(rows, meta, report settings, min acc_src, swept strengths by plugin) of a results store."""
-    rows, meta = whole_store(directory)
+    rows, meta = whole_store(directory, only)
     cfg = ReportConfig(**json.loads(meta["report"])) if meta["report"] else ReportConfig()
     if margin is not None:
         if margin <= 0:
@@ -303,9 +319,11 @@ def _store_inputs(directory: str | Path, margin: float | None) -> tuple[list[dic
     return rows, meta, cfg, min_acc, swept
 
 
-def store_report(directory: str | Path, margin: float | None = None) -> tuple[Report, dict, list[dict]]:
-    """The typed report of a results store (settings from the store's ``[report]``, ``margin`` overriding)."""
-    rows, meta, cfg, min_acc, swept = _store_inputs(directory, margin)
+def store_report(directory: str | Path, margin: float | None = None, only: list[int] | None = None
+                 ) -> tuple[Report, dict, list[dict]]:
+    """The typed report of a results store (settings from the store's ``[report]``, ``margin`` overriding;
+    ``only``: those seeds of it, as ``whole_store``)."""
+    rows, meta, cfg, min_acc, swept = _store_inputs(directory, margin, only)
     name = meta["name"] or Path(directory).resolve().name
     report, data = build_report(rows, f"{name}: theory vs experiment", cfg, min_acc, swept, meta["provenance"],
                                 json.loads(meta["config"] or "{}"))
@@ -326,21 +344,22 @@ class StoreTables:
         return analysis.Family.of(self.data, self.expected, self.cfg.alpha, self.cfg.equivalence_margin)
 
 
-def store_tables(source: str | Path | StoreTables) -> StoreTables:
-    """The ``StoreTables`` of a results store directory (a ``StoreTables`` is passed through)."""
+def store_tables(source: str | Path | StoreTables, only: list[int] | None = None) -> StoreTables:
+    """The ``StoreTables`` of a results store directory (a ``StoreTables`` is passed through; ``only``:
+    those seeds of the store, as ``whole_store``)."""
     if isinstance(source, StoreTables):
         return source
-    rows, meta, cfg, min_acc, swept = _store_inputs(source, None)
+    rows, meta, cfg, min_acc, swept = _store_inputs(source, None, only)
     _, data, predictions = _plugins(rows, min_acc, swept, json.loads(meta["config"] or "{}"))
     return StoreTables(data, {p: prediction.expected for p, prediction in predictions.items()}, cfg)
 
 
-def store_headroom(directory: str | Path) -> tuple[list, list, list[int]]:
+def store_headroom(directory: str | Path, only: list[int] | None = None) -> tuple[list, list, list[int]]:
     """(settings, criteria, seeds left out) of ``theory.report.headroom`` for a results store: vanilla
     and each swept plugin at its strongest strength, over the store's whole seeds only (vanilla runs
     first in each seed, so a store read mid-sweep would otherwise set the vanilla means of every seed
-    begun against the strongest settings' means of the seeds finished)."""
-    rows, meta = whole_store(directory)
+    begun against the strongest settings' means of the seeds finished); ``only`` as ``whole_store``."""
+    rows, meta = whole_store(directory, only)
     dataset = json.loads(meta["config"] or "{}").get("source", {}).get("dataset")
     classes = (get_dataset(dataset).num_classes if dataset else 0) or 10
     plugins = {r["plugin"] for r in rows} - {"vanilla"}
@@ -364,9 +383,11 @@ def store_replication(source: str | Path | StoreTables, seeds: int | None = None
     return replication(store_tables(source).family, seeds, runs, draws)
 
 
-def report_store(directory: str | Path, out: str | Path | None = None, margin: float | None = None) -> Path:
-    """Report of DIR/results.sqlite, written to ``out`` (default DIR); return report.md."""
-    report, data, rows = store_report(directory, margin)
+def report_store(directory: str | Path, out: str | Path | None = None, margin: float | None = None,
+                 only: list[int] | None = None) -> Path:
+    """Report of DIR/results.sqlite (``only``: those seeds of it), written to ``out`` (default DIR);
+    return report.md."""
+    report, data, rows = store_report(directory, margin, only)
     return write(out or directory, report, data, rows)
 
 

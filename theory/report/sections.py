@@ -74,7 +74,7 @@ def summary(report: Report) -> Text:
         f"{len(plugins)} plugins over seeds {seed_ranges(s.seeds)}: **{counts['agrees']} agree, "
         f"{counts['disagrees']} disagree, {counts['inconclusive']} inconclusive** with the theory as formalised "
         f"in this toolkit (T1-T5 of its docs/science.md, a reconstruction of [XU22]).{unstable_decided(plugins)} "
-        f"{excluded_text(report)}{left_out_text(report)}\n\n"
+        f"{excluded_text(report)}{left_out_text(report)}{subset_text(report)}\n\n"
         f"How to read it: seeds are blocks (every trial's rel_dt is taken against its own seed's vanilla). The "
         f"trend test is Page's L over the ordered strengths with seeds as blocks, two-sided, Holm-corrected over "
         f"the {len(plugins)} plugins at alpha = {s.alpha:g}. The effect is the fitted change of rel_dt from the "
@@ -92,6 +92,13 @@ def left_out_text(report: Report) -> str:
     """" Seeds ... left out: ..." when the store holds seeds whose trials have not all run yet."""
     left = report.provenance.get("seeds_left_out")
     return " " + left_out_line(left) if left else ""
+
+
+def subset_text(report: Report) -> str:
+    """" Read with --only-seeds ..." when the report reads a chosen subset of the store's seeds."""
+    only, held = report.provenance.get("only_seeds"), report.provenance.get("store_seeds")
+    return (f" Read with `--only-seeds {seed_ranges(only)}`: the store holds seeds {seed_ranges(held)}, "
+            f"the others are not in this report.") if only else ""
 
 
 def left_out_line(left: list[int]) -> str:
