@@ -6,8 +6,13 @@ Usage (from the repository root, after the study has run with its models kept un
     python docs/results/room-to-move/probe_spread.py > docs/results/room-to-move/probe_spread.txt
     python docs/results/room-to-move/probe_spread.py STORE 10,40,100   # another store, the study's probe only
 
+    python docs/results/room-to-move/probe_spread.py STORE shots=5,6,7,8   # the probe's shots varied
+    python docs/results/room-to-move/probe_spread.py STORE l2=3e-4,3e-3,3e-2 # its L2 penalty varied
+
 STORE: any store whose vanilla models were kept (default ``docs/results/study``); a second argument
-lists numbers of draws for the study's probe on raw features instead of the variants below.
+lists numbers of draws for the study's probe on raw features instead of the variants below, or
+(``shots=`` / ``l2=``) values of the store's probe setting to vary, each on raw features over the
+store's number of draws, the rest of its probe unchanged.
 
 For each target-probe variant, every vanilla model m of the study is scored on the same D few-shot
 draws d (``few_shot_draws``: 5 images per class, the rest scored), giving accuracies a[m, d]. The
@@ -27,6 +32,7 @@ probe over 40 draws. The study's own acc_tgt must be reproduced exactly by the f
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
@@ -127,7 +133,26 @@ def main(where: str = STUDY, variants: list = VARIANTS) -> None:
               f"largest difference {gap:.1e}")
 
 
+def settings(where: str, field: str, values: list[float]) -> None:
+    """The study's probe on raw features with ``field`` (probe_shots or probe_l2) set to each value."""
+    torch.set_num_threads(1)
+    feats, y, _, t = vanilla_features(where)
+    print(f"{len(feats)} vanilla models (seeds {min(feats)}-{max(feats)}), {len(y)} target images, "
+          f"{t.probe_draws} draws; the store's probe: {t.probe_shots} shots, L2 {t.probe_l2:g}\n")
+    print(f"| {field} | mean acc_tgt | SD over models | interaction part | model part |")
+    print("|---|---|---|---|---|")
+    for value in values:
+        a = table(feats, y, "raw", "probe", t.probe_draws, dataclasses.replace(t, **{field: value}))
+        mean, sd, inter, model = decomposed(a)
+        print(f"| {value:g} | {mean:.1f} | {sd:.2f} | {inter:.2f} | {model:.2f} |", flush=True)
+
+
 if __name__ == "__main__":
     chosen = sys.argv[1] if len(sys.argv) > 1 else STUDY
-    counts = [("raw", "probe", int(d)) for d in sys.argv[2].split(",")] if len(sys.argv) > 2 else VARIANTS
-    main(chosen, counts)
+    arg = sys.argv[2] if len(sys.argv) > 2 else ""
+    if arg.startswith(("shots=", "l2=")):
+        name, _, listed = arg.partition("=")
+        cast = int if name == "shots" else float
+        settings(chosen, f"probe_{name}", [cast(v) for v in listed.split(",")])
+    else:
+        main(chosen, [("raw", "probe", int(d)) for d in arg.split(",")] if arg else VARIANTS)
