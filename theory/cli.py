@@ -151,8 +151,11 @@ def _only(args: argparse.Namespace) -> list[int] | None:
     return None if args.only_seeds is None else parse_seeds(args.only_seeds, "--only-seeds")
 
 
-def _only_line(args: argparse.Namespace) -> str:
-    return "" if args.only_seeds is None else f"(seeds {args.only_seeds} of the store only: --only-seeds)\n"
+def _only_line(only: list[int] | None) -> str:
+    """The line that heads a plan or headroom table read with ``--only-seeds``."""
+    from theory.report.sections import seed_ranges
+
+    return "" if only is None else f"(seeds {seed_ranges(only)} of the store only: --only-seeds)\n"
 
 
 def report_command(args: argparse.Namespace) -> int:
@@ -199,13 +202,14 @@ def headroom_command(args: argparse.Namespace) -> int:
     from theory.report.job import store_headroom
     from theory.report.sections import left_out_line
 
-    table, found, left = store_headroom(args.directory, _only(args))
+    only = _only(args)
+    table, found, left = store_headroom(args.directory, only)
     if args.json:
         print(json.dumps({"settings": [dataclasses.asdict(s) for s in table],
                           "criteria": [dataclasses.asdict(c) for c in found], "seeds_left_out": left,
-                          "only_seeds": _only(args)}, indent=2))
+                          "only_seeds": only}, indent=2))
     else:
-        print(_only_line(args) + headroom.markdown(table, found), end="")
+        print(_only_line(only) + headroom.markdown(table, found), end="")
         if left:
             print("\n" + left_out_line(left))
     return 0
@@ -254,7 +258,8 @@ def plan_command(args: argparse.Namespace) -> int:
         if value is not None and value < low:
             raise RtError(f"{flag} must be at least {low}, got {value}")
     _check_figure(args)
-    tables = store_tables(args.directory, _only(args))
+    only = _only(args)
+    tables = store_tables(args.directory, only)
     rows, alpha = store_plan(tables, args.effect, args.power)
     if not rows:
         raise RtError(f"{args.directory} holds no plugin trials (only vanilla ones): nothing to plan; "
@@ -271,9 +276,9 @@ def plan_command(args: argparse.Namespace) -> int:
                                    for r in rows],
                           "calibration": None if cal is None else calibration_json(cal),
                           "demo": None if demo is None else [dataclasses.asdict(c) for c in demo],
-                          "only_seeds": _only(args)}, indent=2))
+                          "only_seeds": only}, indent=2))
         return 0
-    print(_only_line(args), end="")
+    print(_only_line(only), end="")
     _print_plan(rows, alpha, rep)
     if cal is not None:
         print("\n" + calibration_text(cal))

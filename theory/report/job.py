@@ -301,7 +301,8 @@ def only_seeds(rows: Rows, only: list[int], directory: str | Path) -> Rows:
     if missing := sorted(set(only) - held):
         raise RtError(f"--only-seeds: {directory} holds no trial of seed(s) {sections.seed_ranges(missing)} "
                       f"(it holds seeds {sections.seed_ranges(sorted(held))}); pick seeds among those")
-    return Rows(r for r in rows if r["seed"] in set(only))
+    chosen = set(only)
+    return Rows(r for r in rows if r["seed"] in chosen)
 
 
 def _store_inputs(directory: str | Path, margin: float | None, only: list[int] | None = None
