@@ -5,8 +5,9 @@ parameters and one wide network of grouped convolutions. Measures: aggregate tra
 each way, each packing's ratio to sequential, and which packing is faster, for each K.
 
 The models are the quickstart's without batch norm and per-image standardisation, and trained with
-plain momentum: packed training refuses batch norm (its running statistics are state), grouped
-packing supports no per-image standardisation, and the packed SGD has no Nesterov momentum
+plain momentum, no treatment warm-up and the default first conv: packed training refuses batch norm
+(its running statistics are state), grouped packing supports no per-image standardisation, and the
+packed SGD has no Nesterov momentum, treatment ramp or whitened first conv
 (``rt run --pack`` trains trials it cannot pack alone, and packs by vmap what it cannot group).
 K = 16 on a CPU; K = 1, 4, 16, 64 on a GPU, where the goal (>= 5x for K >= 16) is stated; on a CPU
 the ratios are recorded without a goal. Sequential training does not depend on K: it is timed once,
@@ -34,9 +35,11 @@ WDS = (0.0, 5e-4, 2e-3, 5e-3)
 
 def packable(cfg: ExperimentConfig) -> ExperimentConfig:
     """``cfg`` with the model's batch norm and per-image standardisation off (the dataset's input
-    normalisation instead) and plain momentum: what both packings accept."""
+    normalisation instead), plain momentum, no treatment warm-up and the default first conv: what both
+    packings accept."""
     options = {k: v for k, v in cfg.model.options.items() if k not in ("norm", "dense_norm", "input_norm")}
-    return replace(cfg, model=replace(cfg.model, options=options), train=replace(cfg.train, nesterov=False))
+    train = replace(cfg.train, nesterov=False, treatment_warmup_epochs=0.0, whiten_first_conv=False)
+    return replace(cfg, model=replace(cfg.model, options=options), train=train)
 
 
 def _models(cfg, num_classes, device, k):

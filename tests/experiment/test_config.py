@@ -108,18 +108,22 @@ def test_the_candidate_study_changes_only_the_warm_up_the_first_conv_and_the_gri
     assert {trial_key(warm, t) for t in expand(warm)}.isdisjoint({trial_key(study, t) for t in expand(study)})
 
 
-def test_the_study_sweeps_every_built_in_and_the_quickstart_is_a_part_of_it():
-    """The study: every built-in, the identity plus >= 4 strengths; the quickstart: the same protocol,
-    so each of its trials has the key of a study trial (the demo computes study trials)."""
+def test_the_studies_sweep_every_built_in_and_the_quickstart_is_a_part_of_the_reference_one():
+    """Both studies: every built-in, the identity plus >= 4 strengths; the quickstart: the reference
+    study's (study_whiten) protocol, so each of its trials has the key of one of its trials (the demo
+    computes study trials), and none of the first study's."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2] / "examples"
-    study, quick = load_config(root / "study.toml"), load_config(root / "quickstart.toml")
+    first, study = load_config(root / "study.toml"), load_config(root / "study_whiten.toml")
+    quick = load_config(root / "quickstart.toml")
     builtin = {"adversarial", "jacobian", "weight_decay", "last_layer", "blur", "rescale", "rotation", "translation"}
-    assert {s.plugin for s in study.sweep} == builtin
-    assert all(len(set(s.strengths)) >= 4 for s in study.sweep)
-    study_keys = {trial_key(study, t) for t in expand(study)}
-    assert {trial_key(quick, t) for t in expand(quick)} <= study_keys
+    for cfg in (first, study):
+        assert {s.plugin for s in cfg.sweep} == builtin
+        assert all(len(set(s.strengths)) >= 4 for s in cfg.sweep)
+    quick_keys = {trial_key(quick, t) for t in expand(quick)}
+    assert quick_keys <= {trial_key(study, t) for t in expand(study)}
+    assert quick_keys.isdisjoint({trial_key(first, t) for t in expand(first)})
 
 
 # Trial keys leave out every setting at its default (a new option with a behaviour-keeping default must
