@@ -89,10 +89,10 @@ def test_shipped_presets_validate():
     assert all(len(s.strengths) >= 2 for s in quick.sweep) and len(quick.seeds) >= 5
 
 
-def test_the_candidate_study_changes_only_the_warm_up_the_first_conv_and_the_grids():
-    """The candidate second study is the reference study's protocol with a treatment warm-up and a whitened
-    first conv: same pair, model, recipe otherwise, probe, radius and seeds; every built-in, the identity
-    plus 4 strengths."""
+def test_the_reference_study_changes_only_the_warm_up_the_first_conv_and_the_grids():
+    """The reference study (study_whiten) is the first study's protocol with a treatment warm-up and a
+    whitened first conv: same pair, model, recipe otherwise, probe, radius and seeds; every built-in, the
+    identity plus 4 strengths."""
     import dataclasses
     from pathlib import Path
 
