@@ -230,8 +230,8 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
                    help="calibration: null studies (strengths permuted within seeds) passed through the "
                         "report's rule, each also with planted effects of 1, 2, 5, 10 points; 0 skips (default 200)")
     p.add_argument("--demo", metavar="CONFIG",
-                   help="a demo config on the store's grid (e.g. examples/quickstart.toml): how often demo-sized "
-                        "subsets of the store's seeds contradict the store's verdicts")
+                   help="a demo config of the store's protocol, on its grid (e.g. examples/quickstart.toml): how "
+                        "often demo-sized subsets of the store's seeds contradict the store's verdicts")
     p.add_argument("--demo-draws", type=int, default=500, metavar="N", help="subsets drawn for --demo (default 500)")
     p.add_argument("--figure", metavar="PATH.png",
                    help="also draw the calibration (planted effects found, null false decisions) and, with "

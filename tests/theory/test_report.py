@@ -177,6 +177,26 @@ def test_replication_of_a_clear_effect_an_unpredicted_plugin_and_too_few_seeds()
     assert replication(_family({"x": clear[:2]}, {"x": "rises"}), seeds=5) is None
 
 
+def test_plan_refuses_a_demo_that_does_not_run_the_studys_protocol(tmp_path, capsys):
+    """The demo's draws are the study's own trials: a demo on the study's grid but under another recipe
+    (here another learning rate) would be judged by trials it never runs, so it is refused in one line.
+    The unchanged config (the one the store was run with, by an older release whose stored keys differ)
+    passes, so the check is not a blanket refusal."""
+    from rt_core.cli import main
+
+    store = ROOT / "docs" / "results" / "demo-seeds-0-4"
+    text = (ROOT / "examples" / "digits_full_probe.toml").read_text()
+    assert text.count("lr = 0.01\n") == 1
+    demo = tmp_path / "demo.toml"
+    demo.write_text(text.replace("lr = 0.01\n", "lr = 0.02\n"))
+    args = ["plan", str(store), "--calibration-draws", "0", "--draws", "2", "--demo-draws", "2", "--demo"]
+    assert main([*args, str(demo)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "its protocol (data, model, training, transfer or attack) is not the study's" in err[0]
+    demo.write_text(text)
+    assert main([*args, str(demo)]) == 0
+
+
 def test_plan_command_prints_the_replication_of_a_committed_demo(tmp_path, capsys):
     from rt_core.cli import main
 

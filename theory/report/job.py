@@ -333,12 +333,13 @@ def store_report(directory: str | Path, margin: float | None = None, only: list[
 
 @dataclasses.dataclass(frozen=True)
 class StoreTables:
-    """A results store read once for ``rt plan``: per-plugin data, predicted direction by plugin, and
-    the store's report settings."""
+    """A results store read once for ``rt plan``: per-plugin data, predicted direction by plugin, the
+    store's report settings and the config it was run with (``{}`` when it holds none)."""
 
     data: dict
     expected: dict[str, str]
     cfg: ReportConfig
+    config: dict = dataclasses.field(default_factory=dict)
 
     @property
     def family(self) -> analysis.Family:
@@ -351,8 +352,9 @@ def store_tables(source: str | Path | StoreTables, only: list[int] | None = None
     if isinstance(source, StoreTables):
         return source
     rows, meta, cfg, min_acc, swept = _store_inputs(source, None, only)
-    _, data, predictions = _plugins(rows, min_acc, swept, json.loads(meta["config"] or "{}"))
-    return StoreTables(data, {p: prediction.expected for p, prediction in predictions.items()}, cfg)
+    config = json.loads(meta["config"] or "{}")
+    _, data, predictions = _plugins(rows, min_acc, swept, config)
+    return StoreTables(data, {p: prediction.expected for p, prediction in predictions.items()}, cfg, config)
 
 
 def store_headroom(directory: str | Path, only: list[int] | None = None) -> tuple[list, list, list[int]]:
@@ -531,6 +533,21 @@ def store_calibration(source: str | Path | StoreTables, draws: int = 200,
     return calibration.calibrate(store_tables(source).family, draws, effects)
 
 
+def _check_demo_protocol(study: dict, demo_cfg, demo: str | Path) -> None:
+    """A demo is judged by draws of the study's own trials, so it must run the study's protocol: the
+    part of a trial key every trial shares (``key_config``: data, model, training, transfer, attack),
+    both re-keyed now, so a store keyed by an older release compares fairly. Plugin options are not
+    compared: a store records its sweep's plugins and strengths, not their options. A store that
+    records no config is not checked."""
+    from rt_core.experiment.loading import from_dict  # the engine imports torch: only this command needs it
+    from rt_core.experiment.trials import key_config
+
+    if study and key_config(demo_cfg) != key_config(from_dict(study)):
+        raise RtError(f"{demo}: its protocol (data, model, training, transfer or attack) is not the study's, so "
+                      "draws of the study's trials say nothing about this demo; pass a demo config run on the "
+                      "study's protocol (its trial keys are study trial keys)")
+
+
 def store_contradictions(source: str | Path | StoreTables, demo: str | Path, size: int | None = None,
                          draws: int = 500) -> list[calibration.Contradiction]:
     """Demo-sized subsets of a study store at the grid points of the ``demo`` config (its plugins and
@@ -540,6 +557,7 @@ def store_contradictions(source: str | Path | StoreTables, demo: str | Path, siz
     tables = store_tables(source)
     data = tables.data
     demo_cfg = load_config(demo)
+    _check_demo_protocol(tables.config, demo_cfg, demo)
     columns = {}
     for sweep in demo_cfg.sweep:
         if sweep.plugin not in data:
