@@ -26,12 +26,12 @@ from rt_core.experiment.parts import Domain, domains, load_domain, new_model, pl
 from rt_core.experiment.pipeline import feature_scores, run_trial
 from rt_core.experiment.sweep import run_sweep
 from rt_core.experiment.training import Generators, crop_flip, lr_factor, make_optimizer, train_source, train_step
-from rt_core.experiment.trials import Trial, expand, trial_key
+from rt_core.experiment.trials import Trial, expand, key_config, trial_key
 from rt_core.results.io import atomic_write
 from rt_core.results.store import Store
 
 __all__ = ["DataConfig", "Domain", "ExperimentConfig", "Generators", "LocalExecutor", "ModelConfig", "Store",
            "TrainConfig", "Trial", "accuracy_and_loss", "atomic_write", "check_plugin", "crop_flip", "domains",
-           "expand", "feature_scores", "from_dict", "load_config", "load_domain", "lr_factor", "make_optimizer",
-           "new_model", "plugin_objects", "predict_logits", "resolve_device", "run_sweep", "run_trial", "to_float",
-           "train_packed", "train_source", "train_step", "trial_key", "versions"]
+           "expand", "feature_scores", "from_dict", "key_config", "load_config", "load_domain", "lr_factor",
+           "make_optimizer", "new_model", "plugin_objects", "predict_logits", "resolve_device", "run_sweep",
+           "run_trial", "to_float", "train_packed", "train_source", "train_step", "trial_key", "versions"]

@@ -539,8 +539,7 @@ def _check_demo_protocol(study: dict, demo_cfg, demo: str | Path) -> None:
     both re-keyed now, so a store keyed by an older release compares fairly. Plugin options are not
     compared: a store records its sweep's plugins and strengths, not their options. A store that
     records no config is not checked."""
-    from rt_core.experiment.loading import from_dict  # the engine imports torch: only this command needs it
-    from rt_core.experiment.trials import key_config
+    from rt_core.engine import from_dict, key_config  # the engine imports torch: only this command needs it
 
     if study and key_config(demo_cfg) != key_config(from_dict(study)):
         raise RtError(f"{demo}: its protocol (data, model, training, transfer or attack) is not the study's, so "
