@@ -72,6 +72,12 @@ def peek_store(out: str, cfg: ExperimentConfig, force: bool = False) -> dict[str
     return statuses
 
 
+def sweep_meta(cfg: ExperimentConfig) -> str:
+    """The store's record of the sweep: JSON, per sweep its plugin, strengths and options (a store
+    written before options were recorded has plugin and strengths only)."""
+    return json.dumps([{"plugin": s.plugin, "strengths": s.strengths, "options": dict(s.options)} for s in cfg.sweep])
+
+
 def _open_for_writing(out: str, cfg: ExperimentConfig) -> Store:
     """Open (or create) DIR/results.sqlite for writing, stamped with ``cfg``; call after :func:`peek_store`."""
     try:
@@ -82,7 +88,7 @@ def _open_for_writing(out: str, cfg: ExperimentConfig) -> Store:
     store.set_meta("experiment_key", experiment_key(cfg))
     store.set_meta("config", json.dumps(shared_config(cfg), sort_keys=True, default=str))
     store.set_meta("name", cfg.name)
-    store.set_meta("sweep", json.dumps([{"plugin": s.plugin, "strengths": s.strengths} for s in cfg.sweep]))
+    store.set_meta("sweep", sweep_meta(cfg))
     store.set_meta("report", json.dumps(dataclasses.asdict(cfg.report)))
     return store
 

@@ -197,6 +197,36 @@ def test_plan_refuses_a_demo_that_does_not_run_the_studys_protocol(tmp_path, cap
     assert main([*args, str(demo)]) == 0
 
 
+def test_plan_refuses_a_demo_whose_plugin_options_are_not_the_studys(tmp_path, capsys):
+    """A store that records its sweep's options (as `rt run` writes it now) is compared plugin by
+    plugin: the committed demo store given that record, a demo with blur on every image instead of per
+    image is refused in one line; with the options as run it passes. The committed store, written
+    before options were recorded, is not compared (the protocol test above runs it as it is)."""
+    import shutil
+
+    from rt_core.cli import main
+    from rt_core.experiment.loading import load_config
+    from rt_core.experiment.sweep import sweep_meta
+    from rt_core.results.store import Store
+
+    config = ROOT / "examples" / "digits_full_probe.toml"
+    shutil.copytree(ROOT / "docs" / "results" / "demo-seeds-0-4", tmp_path / "study")
+    store = Store(tmp_path / "study")
+    store.set_meta("sweep", sweep_meta(load_config(config)))
+    store.close()
+    text = config.read_text()
+    assert text.count('strengths = [0.5, 1.0]\noptions = { per_sample = true }') == 1
+    demo = tmp_path / "demo.toml"
+    demo.write_text(text.replace('strengths = [0.5, 1.0]\noptions = { per_sample = true }',
+                                 'strengths = [0.5, 1.0]\noptions = { per_sample = false }'))
+    args = ["plan", str(tmp_path / "study"), "--calibration-draws", "0", "--draws", "2", "--demo-draws", "2", "--demo"]
+    assert main([*args, str(demo)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "its blur options {'per_sample': False} are not the study's {'per_sample': True}" in err[0]
+    demo.write_text(text)
+    assert main([*args, str(demo)]) == 0
+
+
 def test_plan_command_prints_the_replication_of_a_committed_demo(tmp_path, capsys):
     from rt_core.cli import main
 

@@ -340,6 +340,7 @@ class StoreTables:
     expected: dict[str, str]
     cfg: ReportConfig
     config: dict = dataclasses.field(default_factory=dict)
+    sweep: list = dataclasses.field(default_factory=list)
 
     @property
     def family(self) -> analysis.Family:
@@ -354,7 +355,8 @@ def store_tables(source: str | Path | StoreTables, only: list[int] | None = None
     rows, meta, cfg, min_acc, swept = _store_inputs(source, None, only)
     config = json.loads(meta["config"] or "{}")
     _, data, predictions = _plugins(rows, min_acc, swept, config)
-    return StoreTables(data, {p: prediction.expected for p, prediction in predictions.items()}, cfg, config)
+    return StoreTables(data, {p: prediction.expected for p, prediction in predictions.items()}, cfg, config,
+                       json.loads(meta["sweep"] or "[]"))
 
 
 def store_headroom(directory: str | Path, only: list[int] | None = None) -> tuple[list, list, list[int]]:
@@ -533,18 +535,29 @@ def store_calibration(source: str | Path | StoreTables, draws: int = 200,
     return calibration.calibrate(store_tables(source).family, draws, effects)
 
 
-def _check_demo_protocol(study: dict, demo_cfg, demo: str | Path) -> None:
+def _check_demo_protocol(study: dict, demo_cfg, demo: str | Path, study_sweep: list | None = None) -> None:
     """A demo is judged by draws of the study's own trials, so it must run the study's protocol: the
     part of a trial key every trial shares (``key_config``: data, model, training, transfer, attack),
-    both re-keyed now, so a store keyed by an older release compares fairly. Plugin options are not
-    compared: a store records its sweep's plugins and strengths, not their options. A store that
-    records no config is not checked."""
+    both re-keyed now, so a store keyed by an older release compares fairly, and each shared plugin's
+    options where the store records them (``study_sweep``, the store's sweep record; a store written
+    before options were recorded has none, and its options are not compared). A store that records
+    no config is not checked."""
     from rt_core.engine import from_dict, key_config  # the engine imports torch: only this command needs it
 
     if study and key_config(demo_cfg) != key_config(from_dict(study)):
         raise RtError(f"{demo}: its protocol (data, model, training, transfer or attack) is not the study's, so "
                       "draws of the study's trials say nothing about this demo; pass a demo config run on the "
                       "study's protocol (its trial keys are study trial keys)")
+    recorded: dict[str, list] = {}
+    for s in study_sweep or []:
+        if "options" in s:
+            recorded.setdefault(s["plugin"], []).append(s["options"])
+    for sweep in demo_cfg.sweep:
+        if sweep.plugin in recorded and dict(sweep.options) not in recorded[sweep.plugin]:
+            study_options = " or ".join(str(o) for o in recorded[sweep.plugin])
+            raise RtError(f"{demo}: its {sweep.plugin} options {dict(sweep.options)} are not the study's "
+                          f"{study_options}, so the study's {sweep.plugin} trials are not this demo's; "
+                          "give the demo the study's options")
 
 
 def store_contradictions(source: str | Path | StoreTables, demo: str | Path, size: int | None = None,
@@ -556,7 +569,7 @@ def store_contradictions(source: str | Path | StoreTables, demo: str | Path, siz
     tables = store_tables(source)
     data = tables.data
     demo_cfg = load_config(demo)
-    _check_demo_protocol(tables.config, demo_cfg, demo)
+    _check_demo_protocol(tables.config, demo_cfg, demo, tables.sweep)
     columns = {}
     for sweep in demo_cfg.sweep:
         if sweep.plugin not in data:
