@@ -3,6 +3,13 @@
 penalty = lambda * mean_x ||J_f(x)||_F^2, J_f(x) = d f(x) / d x, estimated with random projections:
     ||J||_F^2 = C * E_v ||v^T J||_2^2,  v uniform on the unit sphere of R^C (C = feature dim),
 one backward pass with create_graph per projection (``projections``, default 1).
+Option ``hold`` (default false): the penalty is held at 0 until training has left its initial loss
+plateau, read by the trainer's own rule (``rt_core.plateau_step``) on the batch cross-entropies seen
+so far: the first n >= w = 10 with mean(c_{n-w+1..n}) < 0.9 * min(mean(c_1..c_w), ln k). From that
+batch on the penalty is applied as without the hold (times the trainer's treatment dose); until then
+the run is the vanilla run step for step, so its plateau step is vanilla's by construction. With
+``ramp_steps`` R > 0 (needs the hold) the penalty is further scaled by min(1, n / R) at the n-th batch
+since it came in (the first counts 1): a warm-up of its own that starts when the plateau is left.
 Modes: "projection" (default), "exact" (C backward passes, for tests and small C), and
 "feature_norm", the released [XU22] code's variant lambda * mean_x ||d ||f(x)||_2 / d x||_2^2.
 It constrains E||J_f||_F^2 <= c(lambda): the local Lipschitz constant K (theory T3).
@@ -11,7 +18,7 @@ Random directions come from the global torch RNG on the features' device (the tr
 
 from __future__ import annotations
 
-from rt_core import Bound, Regularizer, RegularizerSpec, Strength, hookimpl, lazy
+from rt_core import Bound, Regularizer, RegularizerSpec, Strength, hookimpl, lazy, plateau_step
 
 torch = lazy("torch")  # imported on first use: loading the plugin stays cheap
 
@@ -50,8 +57,26 @@ def feature_norm_gradient(features: torch.Tensor, x: torch.Tensor) -> torch.Tens
     return g.pow(2).sum() / features.shape[0]
 
 
+class PlateauWatch:
+    """Whether training has left its initial loss plateau, fed one batch's (logits, labels) a step:
+    true once ``rt_core.plateau_step`` finds the step in the batch cross-entropies seen so far (so the
+    penalty starts at the batch whose step count is that step), and true after."""
+
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+        self.done = False
+
+    def left(self, logits, y) -> bool:
+        if not self.done:
+            if y is None:
+                raise ValueError("Jacobian hold needs the batch labels to watch the cross-entropy")
+            self.losses.append(float(torch.nn.functional.cross_entropy(logits.detach().float(), y)))
+            self.done = plateau_step(self.losses, num_classes=logits.shape[1]) is not None
+        return self.done
+
+
 class JacobianRegularizer(Regularizer):
-    """lambda * (estimate of) mean ||J_f||_F^2; options ``mode`` and ``projections``.
+    """lambda * (estimate of) mean ||J_f||_F^2; options ``mode``, ``projections`` and ``hold``.
 
     For a linear f(x) = A x the Jacobian is A, so the exact penalty is lambda * ||A||_F^2:
 
@@ -66,16 +91,27 @@ class JacobianRegularizer(Regularizer):
 
     needs_input_grad = True
 
-    def __init__(self, strength, mode="projection", projections=1):
+    def __init__(self, strength, mode="projection", projections=1, hold=False, ramp_steps=0):
         if mode not in MODES:
             raise ValueError(f"unknown Jacobian mode '{mode}'; use one of {', '.join(MODES)}")
         if int(projections) < 1:
             raise ValueError("Jacobian regularization needs projections >= 1")
-        super().__init__(strength, mode=mode, projections=int(projections))
+        if not isinstance(hold, bool):
+            raise ValueError(f"Jacobian option hold must be true or false, not {hold!r}")
+        if int(ramp_steps) < 0 or (int(ramp_steps) > 0 and not hold):
+            raise ValueError("Jacobian option ramp_steps must be >= 0, and above 0 only with hold = true")
+        super().__init__(strength, mode=mode, projections=int(projections), hold=hold, ramp_steps=int(ramp_steps))
+        self.plateau = PlateauWatch() if hold else None
+        self.since = 0  # batches penalised since the hold let the penalty in
 
     def penalty(self, model, x, y, features, logits):
         if self.is_identity:
             return None
+        if self.plateau is not None and not self.plateau.left(logits, y):
+            return None
+        self.since += 1
+        ramp = self.options["ramp_steps"]
+        scale = min(1.0, self.since / ramp) if ramp else 1.0
         if not x.requires_grad:
             x = x.detach().requires_grad_(True)
             features = model.features(x)
@@ -86,7 +122,7 @@ class JacobianRegularizer(Regularizer):
             value = feature_norm_gradient(features, x)
         else:
             value = frobenius_projection(features, x, self.options["projections"])
-        return self.strength * value
+        return self.strength * scale * value
 
 
 def bound():

@@ -20,6 +20,7 @@ _WHERE = {  # public name -> module that defines it
     "rt_core.experiment.attacks": ("pgd", "project"),
     "rt_core.experiment.evaluation": ("robust_accuracy",),
     "rt_core.experiment.models": ("Normalize", "PerImageStandardize", "count_parameters"),
+    "rt_core.experiment.training": ("plateau_step",),
     "rt_core.experiment.transfer": ("extract_features", "fit_linear_probe"),
     "rt_core.experiment.tv": ("import_torchvision",),
     "rt_core.host.augmentation": ("Augmentation", "Params", "uniform"),
