@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 METRIC_COLUMNS = ("acc_src", "rob_src", "acc_tgt", "probe_acc_src", "loss_src", "loss_tgt", "tau", "plateau_step",
-                  "plateau_frac")
+                  "plateau_frac", "plateau_stay_step", "plateau_stay_frac")
 
 
 def run(config: Any, out: str | Path, device: str = "auto", force: bool = False, quiet: bool = True,

@@ -10,7 +10,9 @@ target's cross-validated like acc_tgt: estimates of L*_S(f), L*_T(f)), probe_acc
 accuracy of that fresh source probe: the source side of the symmetric rel_dt_probe),
 tau = loss_tgt - loss_src, plateau_step / plateau_frac (the training step at which the loss left its
 initial plateau, and that step over all steps: ``training.plateau_step``; None when it never did,
-and for brought checkpoints), score_<name> (each registered transferability predictor on the
+and for brought checkpoints), plateau_stay_step / plateau_stay_frac (the step from which it stayed
+off the plateau: ``training.plateau_stay_step``; later than plateau_step when the loss fell back onto
+it), score_<name> (each registered transferability predictor on the
 features of all target images, after the target head: :func:`feature_scores`, timed as scores_s).
 rel_dt needs the vanilla trial of the same seed and is filled in by the sweep. The parts a trial is
 built from (domains, a fresh model, the plugin objects) come from ``rt_core.experiment.parts``.

@@ -8,7 +8,8 @@ steps: each image is treated (augmented or perturbed) with probability r and the
 by r (``treatment_dose``); at r = 1 the step is exactly the unramped one. With ``whiten_first_conv``
 the first conv starts from the training images' patch-whitening filters (``whitening``).
 A non-finite loss stops training with ``Diverged(epoch)``. Every step's cross-entropy is kept, so
-the step at which training left its initial loss plateau can be read off (``plateau_step``).
+the step at which training left its initial loss plateau can be read off (``plateau_step``), and the
+step from which it stayed off it (``plateau_stay_step``).
 """
 
 from __future__ import annotations
@@ -208,6 +209,29 @@ def plateau_step(losses: Sequence[float], num_classes: int, window: int = PLATEA
     return None if len(below) == 0 else int(below[0]) + window
 
 
+def plateau_stay_step(losses: Sequence[float], num_classes: int, window: int = PLATEAU_WINDOW) -> int | None:
+    """The step count from which training stays off its initial plateau to the end: ``plateau_step``
+    when no later window mean returns to the threshold (mean(losses[t-w:t]) >= 0.9 * L0 for some t
+    after it), else one past the last such t. None when the loss never left the plateau or is back
+    on it in the last window. A run that falls back onto the plateau (a penalty that comes in late,
+    say) has a later stay step than plateau step; one that does not has the two equal.
+
+    >>> plateau_stay_step([2.3] * 15 + [0.5] * 40, num_classes=10)  # never returns: the plateau step
+    17
+    >>> plateau_stay_step([2.3] * 15 + [1.0] * 5 + [2.3] * 10 + [0.5] * 40, num_classes=10)  # back on it to 31
+    32
+    """
+    step = plateau_step(losses, num_classes, window)
+    if step is None:
+        return None
+    means, threshold = plateau_curve(losses, num_classes, window)
+    above = np.flatnonzero(means >= threshold) + window  # the step counts t whose window mean is on the plateau
+    above = above[above > step]
+    if len(above) == 0:
+        return step
+    return None if above[-1] == len(losses) else int(above[-1]) + 1
+
+
 def plateau_curve(losses: Sequence[float], num_classes: int,
                   window: int = PLATEAU_WINDOW) -> tuple[np.ndarray, float]:
     """(means, threshold) behind ``plateau_step``: means[i] = mean(losses[i:i+w]) and the threshold
@@ -231,10 +255,12 @@ class TrainLog:
     step_losses: list[float]
 
     def plateau(self, num_classes: int) -> dict[str, float | None]:
-        """``plateau_step`` and ``plateau_frac`` (that step over all steps); None when never left."""
-        step = plateau_step(self.step_losses, num_classes)
-        frac = None if step is None or not self.step_losses else step / len(self.step_losses)
-        return {"plateau_step": step, "plateau_frac": frac}
+        """``plateau_step`` and ``plateau_stay_step`` with their shares of all steps (``plateau_frac``,
+        ``plateau_stay_frac``); None when never left (or, for the stay step, back on the plateau at the end)."""
+        n = len(self.step_losses)
+        step, stay = plateau_step(self.step_losses, num_classes), plateau_stay_step(self.step_losses, num_classes)
+        return {"plateau_step": step, "plateau_frac": None if step is None or not n else step / n,
+                "plateau_stay_step": stay, "plateau_stay_frac": None if stay is None or not n else stay / n}
 
 
 def train_source(model: SplitModel, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, gens: Generators,

@@ -33,7 +33,7 @@ SCHEMA_VERSION = 2
 COLUMNS = ("key", "plugin", "strength", "seed", "status", "config", "metrics", "timings", "versions",
            "error", "epoch", "started", "finished", "traceback")
 METRICS = ("acc_src", "rob_src", "acc_tgt", "probe_acc_src", "loss_src", "loss_tgt", "tau", "rel_dt", "plateau_step",
-           "plateau_frac")
+           "plateau_frac", "plateau_stay_step", "plateau_stay_frac")
 SCORE_PREFIX = "score_"  # transferability scores: metrics a finished row may still gain (merge_metrics)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);

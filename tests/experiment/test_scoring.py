@@ -58,7 +58,7 @@ def test_every_trial_stores_a_score_of_every_predictor_in_the_store_csv_table_an
         assert SCORES <= set(r["metrics"]) and all(np.isfinite(r["metrics"][s]) for s in SCORES)
         assert r["timings"]["scores_s"] > 0
     header = (kept / "results.csv").read_text().splitlines()[0].split(",")
-    assert SCORES <= set(header) and header.index("score_gbc") > header.index("plateau_frac")
+    assert SCORES <= set(header) and header.index("score_gbc") > header.index("plateau_stay_frac")
     df = rt_core.load_results(kept)
     assert SCORES <= set(df.columns) and df["score_logme"].notna().all()
     exported = rt_core.export(kept, kept / "table.csv").read_text().splitlines()[0].split(",")

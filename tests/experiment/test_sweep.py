@@ -99,6 +99,8 @@ def test_few_shot_acc_tgt_is_the_mean_over_draws_of_the_kept_models_features(tmp
     steps = 2 * -(-120 // 32)
     assert metrics["plateau_step"] is None or 10 <= metrics["plateau_step"] <= steps
     assert metrics["plateau_frac"] == (None if metrics["plateau_step"] is None else metrics["plateau_step"] / steps)
+    stay = metrics["plateau_stay_step"]
+    assert stay is None or (metrics["plateau_step"] <= stay and metrics["plateau_stay_frac"] == stay / steps)
 
 
 def test_same_seed_same_metrics(tmp_path):

@@ -14,6 +14,7 @@ from rt_core.experiment.training import (
     augment_batch,
     lr_factor,
     make_optimizer,
+    plateau_stay_step,
     plateau_step,
     ramped,
     train_source,
@@ -38,6 +39,22 @@ def test_plateau_reference_is_capped_at_the_constant_prediction_loss():
     losses += [0.5] * 10
     # 0.9 ln 10 = 2.072: the window [ln10 * w1 + 0.5 * w2] / 10 < 2.072 needs w2 >= 2 of the new values
     assert plateau_step(losses, num_classes=10) == 62
+
+
+def test_plateau_stay_step_is_one_past_the_last_window_back_on_the_plateau():
+    # threshold 0.9 * 2.0 = 1.8; left at 18 (as above), then steps 26-35 back at 2.0: the window ending at
+    # step 36 holds one 0.5 (mean 1.85, on the plateau), the one ending at 37 two (1.7, off it for good)
+    losses = [2.0] * 15 + [1.2] * 10 + [2.0] * 10 + [0.5] * 20
+    assert plateau_step(losses, num_classes=10) == 18
+    means = [sum(losses[t - 10:t]) / 10 for t in range(10, len(losses) + 1)]
+    last_on = max(t for t, m in zip(range(10, len(losses) + 1), means, strict=True) if m >= 1.8)
+    assert plateau_stay_step(losses, num_classes=10) == last_on + 1 == 37
+
+
+def test_plateau_stay_step_equals_the_plateau_step_without_a_return_and_is_none_when_back_at_the_end():
+    assert plateau_stay_step([2.0] * 15 + [1.2] * 10, num_classes=10) == 18
+    assert plateau_stay_step([2.0] * 15 + [1.2] * 10 + [2.0] * 10, num_classes=10) is None
+    assert plateau_stay_step([2.0] * 30, num_classes=10) is None
 
 
 def test_plateau_step_needs_a_full_window():
@@ -85,8 +102,8 @@ def test_step_log_holds_every_steps_cross_entropy_without_the_penalty():
 def test_train_log_plateau_gives_the_step_and_its_share_of_all_steps():
     log = _train()
     out = log.plateau(num_classes=10)
-    assert set(out) == {"plateau_step", "plateau_frac"}
-    assert out["plateau_step"] is None and out["plateau_frac"] is None  # 6 steps < one window
+    assert set(out) == {"plateau_step", "plateau_frac", "plateau_stay_step", "plateau_stay_frac"}
+    assert set(out.values()) == {None}  # 6 steps < one window
 
 
 def test_treatment_dose_rises_linearly_to_one_over_the_warm_up():

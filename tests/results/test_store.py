@@ -42,4 +42,4 @@ def test_merge_metrics_adds_scores_to_a_finished_row_and_nothing_else(tmp_path):
     assert store.row("k")["metrics"]["acc_tgt"] == 60.0 and store.row("r")["metrics"] == {}
     store.write_csv()
     header = (tmp_path / "results.csv").read_text().splitlines()[0].split(",")
-    assert header[header.index("plateau_frac") + 1:][:2] == ["score_leep", "score_logme"]
+    assert header[header.index("plateau_stay_frac") + 1:][:2] == ["score_leep", "score_logme"]

@@ -49,6 +49,27 @@ def test_checks_read_each_criterion_off_the_means():
     assert "| rotation | 90 | 3 |" in markdown(table, checks(table, 10))
 
 
+def test_the_plateau_criterion_reads_the_stay_step_where_every_trial_records_it():
+    """A setting that fell back onto the plateau (a held penalty's, say: vanilla's plateau step by
+    construction) passes on plateau_frac and fails on plateau_stay_frac; settings whose trials do not
+    all record the stay step keep the plateau_frac criterion, named as such."""
+    rows = []
+    for seed in range(3):
+        rows.append(_row("vanilla", 0.0, seed, 99.0, 80.0) | {"plateau_stay_step": 20, "plateau_stay_frac": 20 / 300})
+        rows.append(_row("jacobian", 0.01, seed, 90.0, 80.0) | {"plateau_stay_step": 45, "plateau_stay_frac": 0.15})
+        rows.append(_row("blur", 1.0, seed, 90.0, 80.0) | ({"plateau_stay_step": 20, "plateau_stay_frac": 20 / 300}
+                                                           if seed else {}))
+    rows.append(_row("rotation", 90.0, 0, 90.0, 80.0) | {"plateau_stay_step": None, "plateau_stay_frac": None})
+    table = settings(rows, {"jacobian": 0.0, "blur": 0.0, "rotation": 0.0})
+    found = {c.name: (c.value, c.passed) for c in checks(table, num_classes=10)}
+    assert found["vanilla plateau_stay_frac <= 0.1"] == (pytest.approx(20 / 300), True)
+    assert table[2].mean["plateau_frac"] == pytest.approx(20 / 300)  # jacobian: vanilla's plateau step
+    assert found["jacobian 0.01: plateau_stay_frac <= 0.1"] == (pytest.approx(0.15), False)
+    assert found["blur 1: plateau_frac <= 0.1"] == (pytest.approx(20 / 300), True)  # seed 0 records no stay step
+    assert found["rotation 90: plateau_stay_frac <= 0.1"] == (1.0, False)  # back on the plateau at the end
+    assert "| vanilla | 0 | 3 |" in markdown(table, checks(table, 10))
+
+
 def test_rows_without_plateau_metrics_give_no_plateau_rather_than_a_full_one():
     rows = [{k: v for k, v in _row("vanilla", 0.0, s, 99.0, 80.0).items() if not k.startswith("plateau")}
             for s in range(2)]

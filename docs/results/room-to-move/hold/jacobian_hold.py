@@ -15,7 +15,8 @@ penalty. What does: ``relapse_peak``, the largest 10-step mean of the training c
 windows that end after the plateau step, against the threshold 0.9 min(L0, ln k). ``relapsed`` is
 true when it reaches the threshold: the penalty pushed the network back onto the plateau. Then
 ``left_for_good`` is the step count from which every 10-step mean stays below the threshold (one
-after the end of the last window at or above it; the plateau step when there is none). Every
+after the end of the last window at or above it; the plateau step when there is none): the engine's
+``plateau_stay_step``, which trials now store as ``plateau_stay_step`` / ``plateau_stay_frac``. Every
 step's cross-entropy goes to ``jacobian_hold.csv``, drawn in ``jacobian_hold.png``; the per-run
 table and its mean per setting go to ``jacobian_hold.txt`` (also from the redraw).
 """
@@ -37,7 +38,13 @@ import torch  # noqa: E402
 from rt_core.experiment.evaluation import accuracy_and_loss, predict_logits  # noqa: E402
 from rt_core.experiment.loading import load_config  # noqa: E402
 from rt_core.experiment.parts import domains, new_model, plugin_objects  # noqa: E402
-from rt_core.experiment.training import PLATEAU_WINDOW, Generators, plateau_curve, train_source  # noqa: E402
+from rt_core.experiment.training import (  # noqa: E402
+    PLATEAU_WINDOW,
+    Generators,
+    plateau_curve,
+    plateau_stay_step,
+    train_source,
+)
 from rt_core.experiment.trials import Trial  # noqa: E402
 
 HERE = Path(__file__).parent
@@ -50,15 +57,6 @@ def relapse(losses: list[float], step: int | None, num_classes: int) -> tuple[fl
     if step is None or step - PLATEAU_WINDOW + 1 >= len(means):
         return None, threshold
     return float(means[step - PLATEAU_WINDOW + 1:].max()), threshold
-
-
-def left_for_good(losses, step: int | None, num_classes: int) -> int | None:
-    """The step count from which every 10-step mean stays below the threshold (None: never)."""
-    means, threshold = plateau_curve(losses, num_classes)
-    above = np.flatnonzero(means >= threshold)
-    if step is None or (len(above) and above[-1] + PLATEAU_WINDOW >= len(losses)):
-        return None
-    return int(above[-1]) + PLATEAU_WINDOW + 1 if len(above) and above[-1] + PLATEAU_WINDOW > step else step
 
 
 def one_run(config: str, plugin: str, strength: float, options: dict, seed: int) -> dict:
@@ -106,7 +104,7 @@ def summarize(csv_path: Path) -> str:
     for (setting, strength, seed), run in table.groupby(["setting", "strength", "seed"], sort=False):
         losses = run.sort_values("step")["cross_entropy"].to_numpy()
         step = None if pd.isna(run["plateau_step"].iloc[0]) else int(run["plateau_step"].iloc[0])
-        good = left_for_good(losses, step, 10)
+        good = plateau_stay_step(losses, 10)
         runs.append({"setting": setting, "strength": strength, "seed": seed, "acc_src": run["acc_src"].iloc[0],
                      "plateau_step": step, "relapse_peak": run["relapse_peak"].iloc[0],
                      "threshold": run["threshold"].iloc[0], "left_for_good": good,
