@@ -742,3 +742,35 @@ def test_only_seeds_reads_the_chosen_seeds_as_a_store_holding_only_them(tmp_path
                        "pick seeds among those")
     assert main(["headroom", str(whole), "--only-seeds", "x"]) == 2
     assert "--only-seeds 'x': use integers" in capsys.readouterr().err
+
+
+def test_a_store_whose_trials_ran_in_two_environments_says_so(tmp_path):
+    """Trial numbers differ between machines, so a store mixing them names each environment (its
+    trial count and plugins, the worker count aside) in the summary and the provenance; a store of one
+    environment, written with different worker counts, says nothing."""
+    from rt_core.reporting import Store
+    from theory.report.job import store_report
+    from theory.report.sections import summary
+
+    rows = [r for r in _rows("blur", 0.0, 0.0, strengths=(0.5, 1.0)) if r["seed"] < 3]
+
+    def report_of(folder, versions_of):
+        store = Store(folder)
+        store.set_meta("config", json.dumps({"source": {"dataset": "printed_digits"}}))
+        for i, r in enumerate(rows):
+            store.start(f"k{i}", r["plugin"], r["strength"], r["seed"], {})
+            store.finish(f"k{i}", "finished", {m: r[m] for m in ("acc_src", "acc_tgt", "rob_src", "probe_acc_src")},
+                         {}, versions_of(r))
+        store.close()
+        report, _, _ = store_report(folder)
+        return report, summary(report).markdown
+
+    one = {"torch": "2.13.0+cpu", "platform": "A", "threads": "1"}
+    report, text = report_of(tmp_path / "mixed",
+                             lambda r: one | ({"platform": "B"} if r["strength"] == 1.0 else {}) | {"workers": "2"})
+    envs = report.provenance["environments"]
+    assert [(e["versions"]["platform"], e["trials"], e["plugins"]) for e in envs] == \
+        [("A", 2 * 3, ["blur", "vanilla"]), ("B", 3, ["blur"])]
+    assert "Its trials ran in 2 environments (6 (blur, vanilla) on A, torch 2.13.0+cpu; 3 (blur) on B" in text
+    report, text = report_of(tmp_path / "one", lambda r: one | {"workers": str(1 + r["seed"])})
+    assert "environments" not in report.provenance and "environments" not in text

@@ -60,6 +60,7 @@ ACCURACIES = ("acc_src", "acc_tgt", "rob_src", "probe_acc_src")
 FLAG_DROP = 20.0
 CHUNK = 1 << 16  # rows of rel_dt computed at a time by _with_rel_dt
 METRIC_KEYS = ("acc_src", "acc_tgt", "rob_src", "probe_acc_src", "rel_dt", "tau", "plateau_step", "plateau_frac")
+RECORDED_KEYS = ("plateau_stay_step", "plateau_stay_frac")  # only where the trial recorded them (newer trials)
 
 
 def _plugins(rows: list[dict], min_acc: float, swept: dict[str, list[float]], config: dict | None = None
@@ -246,7 +247,7 @@ def write(out: str | Path, report: Report, data: dict, rows: list[dict]) -> Path
 def _flat(row: dict) -> dict:
     m = row["metrics"]
     return {"plugin": row["plugin"], "strength": row["strength"], "seed": row["seed"], "status": row["status"],
-            "error": row["error"], **{k: m.get(k) for k in METRIC_KEYS},
+            "error": row["error"], **{k: m.get(k) for k in METRIC_KEYS}, **{k: m[k] for k in RECORDED_KEYS if k in m},
             **{k: v for k, v in m.items() if k.startswith("score_")}}
 
 
@@ -270,10 +271,26 @@ def _store_provenance(store: Store, rows: list[dict], meta: dict) -> dict:
         for k, v in r["timings"].items():
             phases[k] = phases.get(k, 0.0) + v
     versions = rows[-1]["versions"] if rows else {}
+    environments = _environments(rows)
     return {"store": str(store.path), "config": json.loads(meta["config"] or "{}"),
+            **({"environments": environments} if len(environments) > 1 else {}),
             "seeds": sorted({r["seed"] for r in rows}), "versions": versions, "device": versions.get("device"),
             "gpu": versions.get("gpu"), "timings_total_s": {k: round(v, 1) for k, v in sorted(phases.items())},
             "last_run_wall_s": meta["last_run_s"]}
+
+
+def _environments(rows: list[dict]) -> list[dict]:
+    """The distinct environments the trials ran in (their recorded versions: rt, torch, python, platform,
+    device, host, threads; the worker count aside, which changes no number), each with its trial count
+    and plugins, most trials first."""
+    groups: dict[str, dict] = {}
+    for r in rows:
+        env = {k: v for k, v in sorted(r["versions"].items()) if k != "workers"}
+        group = groups.setdefault(json.dumps(env, sort_keys=True), {"versions": env, "trials": 0, "plugins": set()})
+        group["trials"] += 1
+        group["plugins"].add(r["plugin"])
+    out = [{**g, "plugins": sorted(g["plugins"])} for g in groups.values()]
+    return sorted(out, key=lambda g: -g["trials"])
 
 
 def whole_store(directory: str | Path, only: list[int] | None = None) -> tuple[list[dict], dict]:

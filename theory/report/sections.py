@@ -74,7 +74,7 @@ def summary(report: Report) -> Text:
         f"{len(plugins)} plugins over seeds {seed_ranges(s.seeds)}: **{counts['agrees']} agree, "
         f"{counts['disagrees']} disagree, {counts['inconclusive']} inconclusive** with the theory as formalised "
         f"in this toolkit (T1-T5 of its docs/science.md, a reconstruction of [XU22]).{unstable_decided(plugins)} "
-        f"{excluded_text(report)}{left_out_text(report)}{subset_text(report)}\n\n"
+        f"{excluded_text(report)}{left_out_text(report)}{subset_text(report)}{environments_text(report)}\n\n"
         f"How to read it: seeds are blocks (every trial's rel_dt is taken against its own seed's vanilla). The "
         f"trend test is Page's L over the ordered strengths with seeds as blocks, two-sided, Holm-corrected over "
         f"the {len(plugins)} plugins at alpha = {s.alpha:g}. The effect is the fitted change of rel_dt from the "
@@ -86,6 +86,18 @@ def summary(report: Report) -> Text:
         f"unstable). \"Why rel_dt moved\" splits the effect into Δ acc_tgt - Δ acc_src; the probe effect "
         f"replaces the source head by a fresh linear probe on the frozen features, so a source head that fails "
         f"on clean images is told apart from features that transfer.")
+
+
+def environments_text(report: Report) -> str:
+    """" Its trials ran in N environments ..." when the store's trials were run on more than one."""
+    envs = report.provenance.get("environments") or []
+    if len(envs) < 2:
+        return ""
+    parts = "; ".join(f"{e['trials']} ({', '.join(e['plugins'])}) on {e['versions'].get('platform', '?')}, torch "
+                      f"{e['versions'].get('torch', '?')}" for e in envs)
+    return (f" Its trials ran in {len(envs)} environments ({parts}; the provenance lists each): a trial's numbers "
+            f"can differ between machines (float arithmetic in training), so a trial paired with its seed's vanilla "
+            f"from another environment carries that difference into its rel_dt.")
 
 
 def left_out_text(report: Report) -> str:
