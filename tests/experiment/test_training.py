@@ -191,3 +191,11 @@ def test_a_regularizer_on_the_optimizer_alone_is_not_ramped_and_draws_nothing():
 
     assert not ramped(None, _LowerLR(1.0)) and ramped(None, _ConstantPenalty(1.0)) and ramped(_AddOne(1.0), None)
     assert run(1.0).step_losses == run(0.0).step_losses  # the crop stream is untouched by a mask draw
+
+
+def test_versions_record_the_cpu_and_the_instruction_set_torch_uses():
+    from rt_core.experiment.environment import versions
+
+    found = versions(torch.device("cpu"))
+    assert found["cpu"].endswith(f"torch kernels {torch.backends.cpu.get_cpu_capability()}")
+    assert {"rt", "torch", "python", "platform", "cpu", "device", "host", "threads"} <= set(found)

@@ -774,3 +774,6 @@ def test_a_store_whose_trials_ran_in_two_environments_says_so(tmp_path):
     assert "Its trials ran in 2 environments (6 (blur, vanilla) on A, torch 2.13.0+cpu; 3 (blur) on B" in text
     report, text = report_of(tmp_path / "one", lambda r: one | {"workers": str(1 + r["seed"])})
     assert "environments" not in report.provenance and "environments" not in text
+    # a field recorded only by newer trials (cpu) does not split trials that agree on all the others
+    report, text = report_of(tmp_path / "newer", lambda r: one | ({"cpu": "X"} if r["seed"] else {}))
+    assert "environments" not in report.provenance

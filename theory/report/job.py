@@ -281,11 +281,13 @@ def _store_provenance(store: Store, rows: list[dict], meta: dict) -> dict:
 
 def _environments(rows: list[dict]) -> list[dict]:
     """The distinct environments the trials ran in (their recorded versions: rt, torch, python, platform,
-    device, host, threads; the worker count aside, which changes no number), each with its trial count
-    and plugins, most trials first."""
+    cpu, device, host, threads; the worker count aside, which changes no number, and any field some
+    trial does not record, so that trials from before a field was added do not count as elsewhere),
+    each with its trial count and plugins, most trials first."""
+    shared = set.intersection(*(set(r["versions"]) for r in rows)) - {"workers"} if rows else set()
     groups: dict[str, dict] = {}
     for r in rows:
-        env = {k: v for k, v in sorted(r["versions"].items()) if k != "workers"}
+        env = {k: v for k, v in sorted(r["versions"].items()) if k in shared}
         group = groups.setdefault(json.dumps(env, sort_keys=True), {"versions": env, "trials": 0, "plugins": set()})
         group["trials"] += 1
         group["plugins"].add(r["plugin"])
