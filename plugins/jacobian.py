@@ -76,7 +76,7 @@ class PlateauWatch:
 
 
 class JacobianRegularizer(Regularizer):
-    """lambda * (estimate of) mean ||J_f||_F^2; options ``mode``, ``projections`` and ``hold``.
+    """lambda * (estimate of) mean ||J_f||_F^2; options ``mode``, ``projections``, ``hold`` and ``ramp_steps``.
 
     For a linear f(x) = A x the Jacobian is A, so the exact penalty is lambda * ||A||_F^2:
 

@@ -182,17 +182,24 @@ def test_plan_refuses_a_demo_that_does_not_run_the_studys_protocol(tmp_path, cap
     (here another learning rate) would be judged by trials it never runs, so it is refused in one line.
     The unchanged config (the one the store was run with, by an older release whose stored keys differ)
     passes, so the check is not a blanket refusal."""
+    _demo_refused_then_passes(ROOT / "docs" / "results" / "demo-seeds-0-4", tmp_path, capsys, "lr = 0.01\n",
+                              "lr = 0.02\n",
+                              "its protocol (data, model, training, transfer or attack) is not the study's")
+
+
+def _demo_refused_then_passes(store, tmp_path, capsys, old, new, message):
+    """`rt plan STORE --demo` on digits_full_probe.toml with ``old`` replaced by ``new`` exits 2 with the
+    one-line ``message``; on the config as it is, it exits 0."""
     from rt_core.cli import main
 
-    store = ROOT / "docs" / "results" / "demo-seeds-0-4"
     text = (ROOT / "examples" / "digits_full_probe.toml").read_text()
-    assert text.count("lr = 0.01\n") == 1
+    assert text.count(old) == 1
     demo = tmp_path / "demo.toml"
-    demo.write_text(text.replace("lr = 0.01\n", "lr = 0.02\n"))
+    demo.write_text(text.replace(old, new))
     args = ["plan", str(store), "--calibration-draws", "0", "--draws", "2", "--demo-draws", "2", "--demo"]
     assert main([*args, str(demo)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "its protocol (data, model, training, transfer or attack) is not the study's" in err[0]
+    assert len(err) == 1 and message in err[0]
     demo.write_text(text)
     assert main([*args, str(demo)]) == 0
 
@@ -204,7 +211,6 @@ def test_plan_refuses_a_demo_whose_plugin_options_are_not_the_studys(tmp_path, c
     before options were recorded, is not compared (the protocol test above runs it as it is)."""
     import shutil
 
-    from rt_core.cli import main
     from rt_core.experiment.loading import load_config
     from rt_core.experiment.sweep import sweep_meta
     from rt_core.results.store import Store
@@ -214,17 +220,10 @@ def test_plan_refuses_a_demo_whose_plugin_options_are_not_the_studys(tmp_path, c
     store = Store(tmp_path / "study")
     store.set_meta("sweep", sweep_meta(load_config(config)))
     store.close()
-    text = config.read_text()
-    assert text.count('strengths = [0.5, 1.0]\noptions = { per_sample = true }') == 1
-    demo = tmp_path / "demo.toml"
-    demo.write_text(text.replace('strengths = [0.5, 1.0]\noptions = { per_sample = true }',
-                                 'strengths = [0.5, 1.0]\noptions = { per_sample = false }'))
-    args = ["plan", str(tmp_path / "study"), "--calibration-draws", "0", "--draws", "2", "--demo-draws", "2", "--demo"]
-    assert main([*args, str(demo)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "its blur options {'per_sample': False} are not the study's {'per_sample': True}" in err[0]
-    demo.write_text(text)
-    assert main([*args, str(demo)]) == 0
+    _demo_refused_then_passes(tmp_path / "study", tmp_path, capsys,
+                              "strengths = [0.5, 1.0]\noptions = { per_sample = true }",
+                              "strengths = [0.5, 1.0]\noptions = { per_sample = false }",
+                              "its blur options {'per_sample': False} are not the study's {'per_sample': True}")
 
 
 def test_plan_command_prints_the_replication_of_a_committed_demo(tmp_path, capsys):
