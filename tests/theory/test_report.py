@@ -770,7 +770,10 @@ def test_a_store_whose_trials_ran_in_two_environments_says_so(tmp_path):
     envs = report.provenance["environments"]
     assert [(e["versions"]["platform"], e["trials"], e["plugins"]) for e in envs] == \
         [("A", 2 * 3, ["blur", "vanilla"]), ("B", 3, ["blur"])]
-    assert "Its trials ran in 2 environments (6 (blur, vanilla) on A, torch 2.13.0+cpu; 3 (blur) on B" in text
+    assert "Its trials ran in 2 environments (6 (blur, vanilla) with platform A; 3 (blur) with platform B;" in text
+    # environments that differ in the CPU alone are told apart by it
+    report, text = report_of(tmp_path / "cpus", lambda r: one | {"cpu": "X" if r["seed"] else "Y"})
+    assert "Its trials ran in 2 environments (6 (blur, vanilla) with cpu X; 3 (blur, vanilla) with cpu Y;" in text
     report, text = report_of(tmp_path / "one", lambda r: one | {"workers": str(1 + r["seed"])})
     assert "environments" not in report.provenance and "environments" not in text
     # a field recorded only by newer trials (cpu) does not split trials that agree on all the others

@@ -89,12 +89,14 @@ def summary(report: Report) -> Text:
 
 
 def environments_text(report: Report) -> str:
-    """" Its trials ran in N environments ..." when the store's trials were run on more than one."""
+    """" Its trials ran in N environments ..." when the store's trials were run on more than one, each
+    named by the recorded fields in which the environments differ."""
     envs = report.provenance.get("environments") or []
     if len(envs) < 2:
         return ""
-    parts = "; ".join(f"{e['trials']} ({', '.join(e['plugins'])}) on {e['versions'].get('platform', '?')}, torch "
-                      f"{e['versions'].get('torch', '?')}" for e in envs)
+    differ = [k for k in envs[0]["versions"] if len({json.dumps(e["versions"].get(k)) for e in envs}) > 1]
+    parts = "; ".join(f"{e['trials']} ({', '.join(e['plugins'])}) with "
+                      + ", ".join(f"{k} {e['versions'].get(k)}" for k in differ) for e in envs)
     return (f" Its trials ran in {len(envs)} environments ({parts}; the provenance lists each): a trial's numbers "
             f"can differ between machines (float arithmetic in training), so a trial paired with its seed's vanilla "
             f"from another environment carries that difference into its rel_dt.")
