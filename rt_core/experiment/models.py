@@ -111,18 +111,25 @@ def cifar_cnn(num_classes: int = 10, width: Annotated[float, POSITIVE] = 1.0,
               hidden: Annotated[int, AT_LEAST_ONE] = 256,
               image_size: Annotated[int, Check(low=4, integer=True)] = 32,
               in_channels: Annotated[int, AT_LEAST_ONE] = 3, init: str = "kaiming",
-              norm: str = "none", input_norm: str = "dataset", dense_norm: str = "none") -> SplitModel:
+              norm: str = "none", input_norm: str = "dataset", dense_norm: str = "none",
+              dense_blocks: Annotated[int, Check(low=0, high=2, integer=True)] = 2) -> SplitModel:
     """The [XU22] CIFAR_CNN; ``width`` scales the conv channels (32, 64) for small quick runs;
     ``init`` is "kaiming" (He, default) or "torch" (PyTorch's default, as the released code);
     ``norm`` adds a normalisation layer after each conv: "none" (default, the released model),
     "batch" (BatchNorm2d) or "group" (GroupNorm); with one, the convs have no bias; ``input_norm``
     is the first layer (``input_norm_layer``: "dataset" as released, or "per_image"); ``dense_norm``
     "batch" puts a BatchNorm1d between each hidden linear layer (bias kept) and its ReLU, so the
-    features f(x) are ReLU(BN(.)) ("none", default: the released model).
+    features f(x) are ReLU(BN(.)) ("none", default: the released model); ``dense_blocks`` is the
+    number of hidden dense blocks after the conv stack (2, default, as released; 1; or 0: the
+    features are then the flattened output of the second pool, c2 * (image_size // 4)^2 wide, and
+    ``hidden`` is unused).
 
     >>> model = cifar_cnn(width=0.5, image_size=16, norm="batch", dense_norm="batch")
     >>> [type(m).__name__ for m in model.features[-6:]]
     ['Linear', 'BatchNorm1d', 'ReLU', 'Linear', 'BatchNorm1d', 'ReLU']
+    >>> model = cifar_cnn(width=0.5, image_size=16, norm="batch", dense_blocks=0)
+    >>> type(model.features[-1]).__name__, model.head.in_features  # 32 channels x 4 x 4
+    ('Flatten', 512)
     """
     if init not in ("kaiming", "torch"):
         raise ValueError(f"unknown init '{init}'; use kaiming or torch")
@@ -130,14 +137,16 @@ def cifar_cnn(num_classes: int = 10, width: Annotated[float, POSITIVE] = 1.0,
         if value not in known:
             raise ValueError(f"unknown {name} '{value}'; use one of {', '.join(known)}")
     c1, c2 = max(1, round(32 * width)), max(1, round(64 * width))
-    flat = c2 * (image_size // 4) ** 2
+    widths = [c2 * (image_size // 4) ** 2] + [hidden] * dense_blocks
+    dense = [layer for fan_in, fan_out in zip(widths, widths[1:], strict=False)
+             for layer in _dense_block(fan_in, fan_out, dense_norm)]
     features = nn.Sequential(
         input_norm_layer(input_norm),
         *_conv_block(in_channels, c1, norm), *_conv_block(c1, c1, norm), nn.MaxPool2d(2),
         *_conv_block(c1, c2, norm), *_conv_block(c2, c2, norm), nn.MaxPool2d(2),
-        nn.Flatten(), *_dense_block(flat, hidden, dense_norm), *_dense_block(hidden, hidden, dense_norm),
+        nn.Flatten(), *dense,
     )
-    model = SplitModel(features, nn.Linear(hidden, num_classes))
+    model = SplitModel(features, nn.Linear(widths[-1], num_classes))
     return kaiming_init(model) if init == "kaiming" else model
 
 

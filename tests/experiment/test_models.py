@@ -91,3 +91,28 @@ def test_cifar_cnn_dense_norm_puts_batch_norm_before_each_hidden_relu():
     assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in plain.features)
     with pytest.raises(ValueError, match="unknown dense_norm 'layer'"):
         cifar_cnn(dense_norm="layer")
+
+
+@pytest.mark.parametrize("blocks", [0, 1, 2])
+def test_cifar_cnn_dense_blocks_sets_how_many_hidden_dense_blocks_precede_the_head(blocks):
+    from rt_core.experiment.models import cifar_cnn
+
+    model = cifar_cnn(width=0.25, hidden=8, image_size=8, dense_blocks=blocks)
+    flat = 16 * 2 * 2  # c2 = 64 x 0.25 channels at 8 / 4 = 2 pixels a side
+    linears = [m for m in model.features if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(flat, 8), (8, 8)][:blocks]
+    assert model.feature_dim == (8 if blocks else flat)
+    assert model(torch.rand(2, 3, 8, 8)).shape == (2, 10)
+    convs = 3 * 8 * 9 + 8 + 8 * 8 * 9 + 8 + 8 * 16 * 9 + 16 + 16 * 16 * 9 + 16  # conv weights and biases
+    dense = [flat * 8 + 8, 8 * 8 + 8][:blocks]
+    assert count_parameters(model) == convs + sum(dense) + (8 if blocks else flat) * 10 + 10
+
+
+def test_a_config_with_more_dense_blocks_than_the_model_has_is_refused_in_one_line():
+    from rt_core.errors import RtError
+    from rt_core.experiment.checks import check_options
+    from rt_core.experiment.models import cifar_cnn
+
+    with pytest.raises(RtError, match=r"^model\.options\.dense_blocks: .*2") as err:
+        check_options(cifar_cnn, {"dense_blocks": 3}, "model.options", "cifar_cnn", ())
+    assert "\n" not in str(err.value)
