@@ -81,5 +81,5 @@ def test_the_wheel_ships_the_example_configs(tmp_path):
     wheel = next(tmp_path.glob("rt_toolkit-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"rt_core/examples/quickstart.toml", "rt_core/examples/study.toml", "rt_core/examples/gpu_study.toml",
-            "rt_core/examples/study_whiten.toml",
+            "rt_core/examples/study_whiten.toml", "rt_core/examples/study_dense1.toml",
             "rt_core/examples/published/salman2020_cifar10.csv"} <= names

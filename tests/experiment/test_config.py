@@ -80,7 +80,7 @@ def test_shipped_presets_validate():
 
     root = Path(__file__).resolve().parents[2] / "examples"
     for name in ("quickstart.toml", "study.toml", "digits_full_probe.toml", "paper_cifar10_svhn.toml",
-                 "gpu_study.toml", "study_whiten.toml"):
+                 "gpu_study.toml", "study_whiten.toml", "study_dense1.toml"):
         cfg = load_config(root / name)
         assert cfg.sweep
     quick = load_config(root / "quickstart.toml")
@@ -108,22 +108,46 @@ def test_the_reference_study_changes_only_the_warm_up_the_first_conv_and_the_gri
     assert {trial_key(warm, t) for t in expand(warm)}.isdisjoint({trial_key(study, t) for t in expand(study)})
 
 
-def test_the_studies_sweep_every_built_in_and_the_quickstart_is_a_part_of_the_reference_one():
-    """Both studies: every built-in, the identity plus >= 4 strengths; the quickstart: the reference
-    study's (study_whiten) protocol, so each of its trials has the key of one of its trials (the demo
-    computes study trials), and none of the first study's."""
+def test_the_reference_study_on_the_pair_with_room_changes_the_model_probe_radius_and_grids():
+    """study_dense1 is study_whiten with one hidden dense block, a 4-shot probe over 40 draws, radius 0.2
+    and grids re-derived by the same rule: same pair, recipe and seeds; none of its trials is one of
+    study_whiten's."""
+    import dataclasses
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2] / "examples"
-    first, study = load_config(root / "study.toml"), load_config(root / "study_whiten.toml")
-    quick = load_config(root / "quickstart.toml")
+    whiten, dense1 = load_config(root / "study_whiten.toml"), load_config(root / "study_dense1.toml")
+    assert dense1.model.options == {**whiten.model.options, "dense_blocks": 1}
+    assert (dense1.transfer.probe_shots, dense1.transfer.probe_draws) == (4, 40)
+    assert dataclasses.replace(dense1.transfer, probe_shots=5, probe_draws=10) == whiten.transfer
+    assert dataclasses.replace(dense1.attack, eps=0.15) == whiten.attack and dense1.attack.eps == 0.2
+    for part in ("source", "target", "train", "seeds"):
+        assert getattr(dense1, part) == getattr(whiten, part), part
+    options = {s.plugin: s.options for s in whiten.sweep}
+    assert all(s.options == options[s.plugin] for s in dense1.sweep)
+    assert {trial_key(dense1, t) for t in expand(dense1)}.isdisjoint({trial_key(whiten, t) for t in expand(whiten)})
+
+
+def test_the_studies_sweep_every_built_in_and_the_quickstart_is_a_part_of_the_reference_one():
+    """Every study: every built-in, the identity plus >= 3 strengths (>= 4 where the plugin's strengths
+    allow: the reference study's rescale grid has every op between its mildest and its strongest);
+    the quickstart: the reference study's (study_dense1) protocol, so each of its trials has the key of
+    one of its trials (the demo computes study trials), and none of the earlier studies'."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "examples"
+    earlier = [load_config(root / name) for name in ("study.toml", "study_whiten.toml")]
+    study, quick = load_config(root / "study_dense1.toml"), load_config(root / "quickstart.toml")
     builtin = {"adversarial", "jacobian", "weight_decay", "last_layer", "blur", "rescale", "rotation", "translation"}
-    for cfg in (first, study):
+    for cfg in (*earlier, study):
         assert {s.plugin for s in cfg.sweep} == builtin
-        assert all(len(set(s.strengths)) >= 4 for s in cfg.sweep)
+        assert all(len(set(s.strengths)) >= (3 if s.plugin == "rescale" else 4) for s in cfg.sweep)
+    rescale = next(s for s in study.sweep if s.plugin == "rescale").strengths
+    assert [16 / float(x) for x in rescale] == pytest.approx([15, 14, 13], rel=1e-12)  # every size in between
     quick_keys = {trial_key(quick, t) for t in expand(quick)}
     assert quick_keys <= {trial_key(study, t) for t in expand(study)}
-    assert quick_keys.isdisjoint({trial_key(first, t) for t in expand(first)})
+    for cfg in earlier:
+        assert quick_keys.isdisjoint({trial_key(cfg, t) for t in expand(cfg)})
 
 
 # Trial keys leave out every setting at its default (a new option with a behaviour-keeping default must
