@@ -32,7 +32,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from probe_spread import decomposed  # noqa: E402
-from target_screen import accuracies, models  # noqa: E402
+from target_screen import models, over_models, pooled  # noqa: E402
 
 
 def cuts(features: nn.Sequential) -> dict[str, int]:
@@ -54,7 +54,7 @@ def cut_features(model, x: torch.Tensor, n: int) -> torch.Tensor:
 def main(where: str, shots: tuple[int, ...] = ()) -> None:
     torch.set_num_threads(1)
     t, tgt, kept = models(where)
-    x, y = torch.cat([tgt.x_train, tgt.x_test]).float(), torch.cat([tgt.y_train, tgt.y_test])
+    x, y = pooled(tgt)
     print(f"{len(kept)} vanilla models (seeds {kept[0][0]}-{kept[-1][0]}), {len(y)} target images, "
           f"{t.probe_shots} shots, {t.probe_draws} draws, probe L2 {t.probe_l2:g}\n")
     print("| layer | width | shots | mean acc_tgt | SD over models | interaction part | model part | qualifies |")
@@ -63,7 +63,7 @@ def main(where: str, shots: tuple[int, ...] = ()) -> None:
     for name, n in cuts(kept[0][1].features).items():
         feats = [cut_features(m, x, n) for _, m, _ in kept]
         for k in shots or (t.probe_shots,):
-            a = np.array([accuracies(z, y, k, t) for z in feats])
+            a = over_models(feats, y, k, t)
             if n == len(kept[0][1].features) and k == t.probe_shots:
                 gap = np.abs(a.mean(1) - np.array([acc for *_, acc in kept])).max()
             mean, sd, inter, part = decomposed(a)

@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from probe_spread import decomposed  # noqa: E402
-from target_screen import accuracies, models  # noqa: E402
+from target_screen import models, over_models, pooled  # noqa: E402
 
 from rt_core.experiment.transfer import extract_features  # noqa: E402
 from rt_core.results.store import Store  # noqa: E402
@@ -49,7 +49,7 @@ def main(where: str, draws: int | None = None) -> None:
     torch.set_num_threads(1)
     t, tgt, kept = models(where)
     t = dataclasses.replace(t, probe_draws=draws or t.probe_draws)
-    x, y = torch.cat([tgt.x_train, tgt.x_test]).float(), torch.cat([tgt.y_train, tgt.y_test])
+    x, y = pooled(tgt)
     acc_src, plateau, failed = source_side(where)
     kept = [k for k in kept if k[0] not in failed]
     chance = 100 / (int(y.max()) + 1)
@@ -60,7 +60,7 @@ def main(where: str, draws: int | None = None) -> None:
     print("|---|---|---|---|---|---|")
     feats = [extract_features(m, x).float() for _, m, _ in kept]
     for shots in range(1, 6):
-        a = np.array([accuracies(z, y, shots, t) for z in feats])
+        a = over_models(feats, y, shots, t)
         mean, sd, inter, part = decomposed(a)
         ok = 3 * chance <= mean <= min(85, acc_src - 10) and sd <= 1.5
         print(f"| {shots} | {mean:.1f} | {sd:.2f} | {inter:.2f} | {part:.2f} | {'yes' if ok else 'no'} |", flush=True)

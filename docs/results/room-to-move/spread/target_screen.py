@@ -83,6 +83,17 @@ def models(where: str):
     return cfg.transfer, tgt, out
 
 
+def pooled(tgt) -> tuple[torch.Tensor, torch.Tensor]:
+    """The target's train and test images and labels together: the pool the few-shot draws come from."""
+    return torch.cat([tgt.x_train, tgt.x_test]).float(), torch.cat([tgt.y_train, tgt.y_test])
+
+
+def over_models(feats: list[torch.Tensor], y: torch.Tensor, shots: int, t) -> np.ndarray:
+    """(models, draws) accuracies of the store's probe at ``shots`` images per class, one row per
+    model's features in ``feats``."""
+    return np.array([accuracies(z, y, shots, t) for z in feats])
+
+
 def accuracies(z: torch.Tensor, y: torch.Tensor, shots: int, t) -> list[float]:
     """One model's accuracy on each of the store's draws at ``shots`` images per class."""
     accs = []
@@ -98,7 +109,7 @@ def accuracies(z: torch.Tensor, y: torch.Tensor, shots: int, t) -> list[float]:
 def main(where: str, renderings: tuple[str, ...] = RENDERINGS) -> None:
     torch.set_num_threads(1)
     t, tgt, kept = models(where)
-    x, y = torch.cat([tgt.x_train, tgt.x_test]).float(), torch.cat([tgt.y_train, tgt.y_test])
+    x, y = pooled(tgt)
     print(f"{len(kept)} vanilla models (seeds {kept[0][0]}-{kept[-1][0]}), {len(y)} target images, "
           f"{t.probe_draws} draws, probe L2 {t.probe_l2:g}\n")
     print("| rendering | shots | mean acc_tgt | SD over models | interaction part | model part | qualifies |")
@@ -107,7 +118,7 @@ def main(where: str, renderings: tuple[str, ...] = RENDERINGS) -> None:
     for how in renderings:
         feats = [extract_features(m, rendered(x, how)).float() for _, m, _ in kept]
         for shots in SHOTS:
-            a = np.array([accuracies(z, y, shots, t) for z in feats])
+            a = over_models(feats, y, shots, t)
             if how == "as-is" and shots == t.probe_shots:
                 gap = np.abs(a.mean(1) - np.array([acc for *_, acc in kept])).max()
             mean, sd, inter, model = decomposed(a)
