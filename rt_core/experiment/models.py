@@ -8,6 +8,7 @@ Registered (by ``rt_core.experiment.builtin``) through ``rt_register_models`` li
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from typing import Annotated
 
 import torch
@@ -138,8 +139,7 @@ def cifar_cnn(num_classes: int = 10, width: Annotated[float, POSITIVE] = 1.0,
             raise ValueError(f"unknown {name} '{value}'; use one of {', '.join(known)}")
     c1, c2 = max(1, round(32 * width)), max(1, round(64 * width))
     widths = [c2 * (image_size // 4) ** 2] + [hidden] * dense_blocks
-    dense = [layer for fan_in, fan_out in zip(widths, widths[1:], strict=False)
-             for layer in _dense_block(fan_in, fan_out, dense_norm)]
+    dense = [layer for fan_in, fan_out in pairwise(widths) for layer in _dense_block(fan_in, fan_out, dense_norm)]
     features = nn.Sequential(
         input_norm_layer(input_norm),
         *_conv_block(in_channels, c1, norm), *_conv_block(c1, c1, norm), nn.MaxPool2d(2),
